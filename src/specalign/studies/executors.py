@@ -1,0 +1,157 @@
+"""Where tasks run: in-process, dask's threaded scheduler, or a dask.distributed cluster.
+
+A session's ``run`` takes the pending tasks and a callback, runs :func:`run_task` on every
+task and calls the callback with each :class:`TaskOutcome` as it arrives. The workers write their own
+results into the store; only the small outcome travels back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+from ..errors import ConfigError
+from .grid import Task
+from .task import TaskContext, TaskOutcome, run_task
+
+__all__ = ["BLAS_ENV", "Execution", "Session", "check_backend", "distributed_client", "open_session"]
+
+#: Environment of worker processes: one BLAS/OpenMP thread each (parallelism is in tasks).
+BLAS_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+}
+
+Callback = Callable[[TaskOutcome], None]
+
+
+class Execution(NamedTuple):
+    """Resolved execution settings (never recorded in the store)."""
+
+    scheduler: str
+    workers: int | None
+    threads_per_worker: int
+    jobqueue: dict[str, Any]
+
+    @property
+    def is_distributed(self) -> bool:
+        return self.scheduler not in ("threads", "synchronous")
+
+
+def check_backend(execution: Execution) -> None:
+    """Fail early (before anything is written) when the backend cannot be used."""
+    if execution.scheduler in ("slurm", "pbs"):
+        try:
+            import dask_jobqueue  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                f"execution.scheduler = {execution.scheduler!r} needs dask-jobqueue, which is "
+                "not installed: pip install 'specalign[cluster]'"
+            ) from None
+
+
+class Session(NamedTuple):
+    """An open backend: ``run(tasks, context, on_done)`` and the dashboard address."""
+
+    run: Callable[[list[Task], TaskContext, Callback], None]
+    dashboard: str | None
+
+
+@contextlib.contextmanager
+def open_session(execution: Execution) -> Iterator[Session]:
+    """Start (or connect to) the backend; stop what was started on exit.
+
+    Connecting comes before the store is touched, so an unreachable scheduler leaves
+    nothing written.
+    """
+    if execution.scheduler == "synchronous":
+        yield Session(_run_synchronous, None)
+    elif execution.scheduler == "threads":
+        yield Session(lambda *args: _run_threaded(*args, workers=execution.workers), None)
+    else:
+        with distributed_client(execution) as client:
+            yield Session(lambda *args: _run_distributed(client, *args), client.dashboard_link)
+
+
+def _run_synchronous(tasks, context, on_done) -> None:
+    with _single_blas_thread(), warnings.catch_warnings():
+        for task in tasks:
+            on_done(run_task(task, context, limit_blas=False))
+
+
+@contextlib.contextmanager
+def _single_blas_thread():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
+def _run_threaded(tasks, context, on_done, *, workers) -> None:
+    import dask
+    from dask.callbacks import Callback as DaskCallback
+
+    def posttask(key, result, dsk, state, worker_id):
+        if isinstance(result, TaskOutcome):
+            on_done(result)
+
+    calls = [dask.delayed(run_task, pure=False)(task, context, limit_blas=False)
+             for task in tasks]
+    # the outer catch_warnings restores the warning filters once every thread is done:
+    # the tasks' own (thread-unsafe) catch_warnings may interleave
+    with _single_blas_thread(), warnings.catch_warnings(), DaskCallback(posttask=posttask):
+        dask.compute(*calls, scheduler="threads", num_workers=workers)
+
+
+def _run_distributed(client, tasks, context, on_done) -> None:
+    from distributed import as_completed
+
+    futures = client.map(run_task, tasks, context=context, pure=False)
+    try:
+        for future in as_completed(futures):
+            on_done(future.result())
+    finally:
+        client.cancel(futures)
+
+
+@contextlib.contextmanager
+def distributed_client(execution: Execution) -> Iterator[Any]:
+    """A dask.distributed client for the configured scheduler; closes what it started."""
+    from distributed import Client, LocalCluster
+
+    scheduler = execution.scheduler
+    if scheduler.startswith(("tcp://", "tls://")):
+        try:
+            client = Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}"
+            ) from None
+        with client:
+            yield client
+        return
+    if scheduler == "local":
+        n_workers = execution.workers or os.cpu_count() or 1
+        cluster = LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=execution.threads_per_worker,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+            env=dict(BLAS_ENV),
+        )
+    else:
+        import dask_jobqueue
+
+        cluster_class = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}
+        cluster = cluster_class[scheduler](**execution.jobqueue)
+        cluster.scale(n=execution.workers or 1)
+    with cluster, Client(cluster) as client:
+        yield client
