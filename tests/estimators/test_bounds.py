@@ -74,3 +74,8 @@ def test_action_bound_is_cauchy_schwarz():
 def test_hellinger_bound_formula():
     got = bnd.hellinger_bound(0.01, -0.4, 0.02)
     assert got == pytest.approx(0.03 + 0.4 / (2 * np.sqrt(2)))
+
+
+def test_bound_at_rounding_level_has_undefined_tightness():
+    ratio, violation = bnd.tightness(np.array([1.8e-15]), np.array([1e-15]))
+    assert np.isnan(ratio[0]) and not violation[0]

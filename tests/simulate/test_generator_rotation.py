@@ -7,7 +7,11 @@ import pytest
 import scipy.linalg
 
 from specalign.simulate.generators._random import ReplicateRandom
-from specalign.simulate.generators._rotation import geodesic_power, haar_orthogonal
+from specalign.simulate.generators._rotation import (
+    _geodesic_power_schur,
+    geodesic_power,
+    haar_orthogonal,
+)
 
 
 def haar(d, replicates=4, seed=0, special=True):
@@ -59,3 +63,33 @@ def test_geodesic_handles_eigenvalue_minus_one():
     half = geodesic_power(h, 0.5)
     np.testing.assert_allclose(half @ half, h, atol=1e-14)
     np.testing.assert_allclose(half[0, 2, 2], 1.0, atol=1e-15)
+
+
+@pytest.mark.parametrize("d", [3, 10, 41])
+@pytest.mark.parametrize("t", [0.1, 0.5, 0.93])
+def test_spectral_calculus_agrees_with_the_schur_form(d, t):
+    h = haar(d, replicates=3, seed=d + 1)
+    fast = geodesic_power(h, t)
+    reference = np.stack([_geodesic_power_schur(x, t) for x in h])
+    np.testing.assert_allclose(fast, reference, atol=1e-12)
+
+
+@pytest.mark.parametrize("gap", [1e-3, 1e-6, 1e-10])
+def test_angles_close_to_pi(gap):
+    rng = np.random.default_rng(3)
+    basis = np.linalg.qr(rng.standard_normal((5, 5)))[0]
+    angle = np.pi - gap
+    block = np.eye(5)
+    block[:2, :2] = [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]
+    block[2:4, 2:4] = [[np.cos(0.4), -np.sin(0.4)], [np.sin(0.4), np.cos(0.4)]]
+    h = (basis @ block @ basis.T)[None]
+    half = geodesic_power(h, 0.5)
+    np.testing.assert_allclose(half @ half, h, atol=1e-13)
+    # the principal branch: the plane turns by (π − gap)/2, not by its negative
+    expected = np.eye(5)
+    expected[:2, :2] = [
+        [np.cos(angle / 2), -np.sin(angle / 2)],
+        [np.sin(angle / 2), np.cos(angle / 2)],
+    ]
+    expected[2:4, 2:4] = [[np.cos(0.2), -np.sin(0.2)], [np.sin(0.2), np.cos(0.2)]]
+    np.testing.assert_allclose(half[0], basis @ expected @ basis.T, atol=1e-12)

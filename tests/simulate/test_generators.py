@@ -33,12 +33,16 @@ def test_registry_lists_every_kind():
     assert set(ACTIVE) == set(KINDS)
 
 
+@pytest.mark.parametrize("d", [2, 7])
 @pytest.mark.parametrize("kind", KINDS)
-def test_shapes_dtype_and_count(kind):
-    batches = list(generate(kind, d=7, depth=4, replicates=3, rng=np.random.default_rng(1)))
+def test_shapes_dtype_and_count(kind, d):
+    params = {key: value for key, value in ACTIVE[kind].items() if key != "noise"}
+    batches = list(
+        generate(kind, d=d, depth=4, replicates=3, rng=np.random.default_rng(1), **params)
+    )
     assert len(batches) == 4
     for batch in batches:
-        assert batch.shape == (3, 7, 7)
+        assert batch.shape == (3, d, d)
         assert batch.dtype == np.float64
         assert np.all(np.isfinite(batch))
         assert np.all(np.abs(np.linalg.det(batch)) > 0)

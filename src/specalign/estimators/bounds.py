@@ -145,15 +145,16 @@ def tightness(actual, bound, *, rtol=VIOLATION_RTOL, atol=VIOLATION_ATOL):
     Returns
     -------
     ratio : ndarray
-        ``actual / bound`` where ``bound > 0``; NaN where the bound is exactly 0 (then the
-        actual is 0 too, and the entry is neither tight nor loose) or not defined.
+        ``actual / bound`` where ``bound > atol``; NaN where the bound is 0 up to rounding
+        (``bound ≤ atol``: then the actual is 0 up to rounding too, unless the entry is a
+        violation, and the entry is neither tight nor loose) or not defined (NaN bound).
     violation : ndarray of bool
         ``actual > bound · (1 + rtol) + atol`` (THEORY.md §5); False where the bound is NaN.
     """
     actual = np.asarray(actual, dtype=np.float64)
     bound = np.asarray(bound, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(bound > 0, actual / bound, np.nan)
+        ratio = np.where(bound > atol, actual / bound, np.nan)
     violation = np.greater(actual, bound * (1.0 + rtol) + atol, where=np.isfinite(bound),
                            out=np.zeros(np.broadcast(actual, bound).shape, dtype=bool))
     return ratio, violation

@@ -341,12 +341,20 @@ _TYPE_WORDS = {
 
 
 def _describe(exc: ValidationError) -> str:
-    errors = exc.errors(include_url=False)
+    # a typo shows up twice (an unknown key and a missing one): report the unknown key
+    order = {"extra_forbidden": 0, "missing": 2}
+    errors = sorted(exc.errors(include_url=False), key=lambda e: order.get(e["type"], 1))
     first = errors[0]
     loc = [str(part) for part in first["loc"] if not _is_union_tag(part)]
     key = _dotted(loc)
     kind = first["type"]
     value = first.get("input")
+    if loc[:2] == ["estimate", "window"] and kind != "extra_forbidden":
+        message = (
+            f"estimate.window: expected [k_lo, k_hi] (1-based ranks), a number q with "
+            f"0 < q < 1 (energy-quantile window), or no window key; got {value!r}"
+        )
+        return message
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
         message = f"unknown key {key!r}{closest_match(loc[-1], allowed)}; allowed keys"
@@ -355,6 +363,10 @@ def _describe(exc: ValidationError) -> str:
         message = f"missing required key {key!r}"
     elif kind in _TYPE_WORDS:
         message = f"{key}: expected {_TYPE_WORDS[kind]}, got {value!r} ({_toml_type(value)})"
+    elif kind in ("greater_than_equal", "less_than_equal"):
+        sign = ">=" if kind == "greater_than_equal" else "<="
+        bound = first["ctx"].get("ge", first["ctx"].get("le"))
+        message = f"{key}: must be {sign} {bound}, got {value!r}"
     elif kind == "string_pattern_mismatch" and loc[-1] == "name":
         message = (
             f"{key}: {value!r} is not a valid study name; use letters, digits, '_', '-', "

@@ -242,17 +242,30 @@ def open_study(path: str | Path, *, load: bool = False) -> xr.Dataset:
     return ds.load() if load else ds
 
 
-def export_netcdf(store: str | Path | xr.Dataset, path: str | Path) -> Path:
-    """Write a study (store path or opened dataset) to a NetCDF-4 file, atomically.
+def export_netcdf(
+    store: str | Path | xr.Dataset, path: str | Path, *, engine: str | None = None
+) -> Path:
+    """Write a study (store path or opened dataset) to a NetCDF file, atomically.
 
+    Parameters
+    ----------
+    engine : {"netcdf4", "h5netcdf", "scipy"}, optional
+        Default: the first installed of netCDF4 and h5netcdf (with h5py), which write
+        NetCDF-4; else scipy, which writes NetCDF-3 (64-bit offset).
+
+    Notes
+    -----
     Boolean variables become int8 with a ``dtype: bool`` attribute (xarray's encoding), and
     are decoded back to bool by :func:`xarray.open_dataset`.
     """
     ds = open_study(store) if not isinstance(store, xr.Dataset) else store
+    engine = engine or _netcdf_engine()
     path = Path(path)
     tmp = _temporary_sibling(path)
     try:
-        ds.to_netcdf(tmp, engine=_netcdf_engine())
+        if engine == "scipy":
+            ds = _netcdf3_ready(ds)
+        ds.to_netcdf(tmp, engine=engine)
         os.replace(tmp, path)
     except BaseException:
         if tmp.exists():
@@ -262,13 +275,26 @@ def export_netcdf(store: str | Path | xr.Dataset, path: str | Path) -> Path:
 
 
 def _netcdf_engine() -> str:
-    for engine, module in (("h5netcdf", "h5netcdf"), ("netcdf4", "netCDF4")):
+    for engine, modules in (("netcdf4", ("netCDF4",)), ("h5netcdf", ("h5netcdf", "h5py"))):
         try:
-            __import__(module)
+            for module in modules:
+                __import__(module)
         except ImportError:
             continue
         return engine
-    raise StoreError("NetCDF export needs h5netcdf or netCDF4: pip install h5netcdf")
+    return "scipy"
+
+
+def _netcdf3_ready(ds: xr.Dataset) -> xr.Dataset:
+    """NetCDF-3 has no int64: store the (small) integer coordinates as int32."""
+    ds = ds.copy()
+    for name, variable in ds.variables.items():
+        if variable.dtype == np.int64:
+            ds[name] = variable.astype(np.int32)
+        for key, value in list(variable.attrs.items()):
+            if isinstance(value, np.ndarray) and value.dtype == np.int64:
+                ds[name].attrs[key] = value.astype(np.int32)
+    return ds
 
 
 class ChunkWriter:

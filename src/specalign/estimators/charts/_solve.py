@@ -139,6 +139,11 @@ def find_root(
         f, dfdx = func(xa, active)
         f = np.asarray(f, dtype=np.float64)
         iterations[active] += 1
+        # A non-finite value leaves no usable sign: the element stops, not converged.
+        usable = np.isfinite(f)
+        if not np.all(usable):
+            active, xa, f = active[usable], xa[usable], f[usable]
+            dfdx = None if dfdx is None else np.asarray(dfdx, dtype=np.float64)[usable]
 
         exact = f == 0
         moves_lo = np.sign(f) == sign_lo[active]

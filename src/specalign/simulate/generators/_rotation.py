@@ -63,23 +63,52 @@ def geodesic_power(rotation: np.ndarray, t: float) -> np.ndarray:
 
     Notes
     -----
-    The real Schur form of an orthogonal matrix is block diagonal, ``H = Z B Zᵀ``, with 2×2
-    rotation blocks of angles ``θ_j ∈ (−π, π)`` and 1×1 blocks ``±1`` (the ``−1`` come in pairs
-    on SO(d)). The principal logarithm rotates each plane by ``θ_j``; ``exp(t log H)`` rotates
-    it by ``t θ_j`` (pairs of ``−1`` are taken as a rotation by ``π`` in their plane). This is the
-    constant-speed geodesic of the bi-invariant metric. ``t = 0`` and ``t = 1`` return ``I`` and
-    ``H`` exactly. Cost: one real Schur decomposition per matrix (a loop over the batch; there
-    is no stacked Schur in numpy/scipy).
+    An orthogonal ``H`` is a direct sum of plane rotations by angles ``θ_j ∈ (−π, π]`` (and
+    ``+1`` on the rest). The principal logarithm rotates each plane by ``θ_j``; ``exp(t log H)``
+    rotates it by ``t θ_j``: the constant-speed geodesic of the bi-invariant metric.
+    ``t = 0`` and ``t = 1`` return ``I`` and ``H`` exactly.
+
+    Computed by spectral calculus of the symmetric part ``C = (H + Hᵀ)/2`` (eigenvalues
+    ``cos θ_j``, one symmetric ``eigh`` per matrix, batched) with the skew part
+    ``S = (H − Hᵀ)/2``, which commutes with ``C`` and carries the sign of each ``θ_j``:
+
+        exp(t log H) = c(C) + S s(C),  c(x) = cos(t arccos x),
+                                       s(x) = sin(t arccos x) / sin(arccos x)
+
+    (on a plane ``C = cos θ I``, ``S = sin θ J``, so this is ``cos(tθ) I + sin(tθ) J``).
+    ``c`` and ``s`` are functions of ``C`` alone, so degenerate or close eigenvalues of ``C`` do
+    not matter. Near ``θ = π`` the factor ``1/sin θ`` amplifies rounding (the logarithm itself
+    is discontinuous there); matrices with an angle within ``1e-4`` of ``π`` use the real
+    Schur form instead, which reads each angle from its 2×2 block (pairs of eigenvalues ``−1``
+    are rotated by ``t π``).
     """
     d = rotation.shape[-1]
     if t == 0.0:
         return np.broadcast_to(np.eye(d), rotation.shape).copy()
     if t == 1.0:
         return rotation.copy()
-    return np.stack([_geodesic_power_one(h, t) for h in rotation])
+    transposed = np.swapaxes(rotation, -1, -2)
+    cosines, vectors = np.linalg.eigh(0.5 * (rotation + transposed))
+    angles = np.arccos(np.clip(cosines, -1.0, 1.0))
+    sines = np.sin(angles)
+    near_pi = np.any(angles > np.pi - _NEAR_PI, axis=-1)
+    safe = np.where(sines > 0.0, sines, 1.0)
+    even = np.cos(t * angles)
+    odd = np.where(sines > 0.0, np.sin(t * angles) / safe, t)  # sin(tθ)/sin θ → t at θ = 0
+    vectors_t = np.swapaxes(vectors, -1, -2)
+    result = (vectors * even[:, None, :]) @ vectors_t + 0.5 * (rotation - transposed) @ (
+        (vectors * odd[:, None, :]) @ vectors_t
+    )
+    for index in np.flatnonzero(near_pi):
+        result[index] = _geodesic_power_schur(rotation[index], t)
+    return result
 
 
-def _geodesic_power_one(h: np.ndarray, t: float) -> np.ndarray:
+#: Angles within this distance of π are handled by the real Schur form.
+_NEAR_PI = 1e-4
+
+
+def _geodesic_power_schur(h: np.ndarray, t: float) -> np.ndarray:
     schur, basis = scipy.linalg.schur(h, output="real")
     d = h.shape[0]
     blocks = np.zeros((d, d))

@@ -142,7 +142,9 @@ def max_admissible_noise(
     return step / noise_basis(d, noise_modes, keep_top).slope_bound
 
 
-def noise_rms(d: int, step: float, noise: float, noise_units: str, modes: int, keep_top: bool):
+def noise_rms(
+    d: int, step: float, noise: float, noise_units: str, modes: int, keep_top: bool
+) -> float:
     """The RMS ``η`` of the deformation: ``noise``, or ``noise · step / g`` (admissible units)."""
     if noise_units == "rms" or noise == 0.0:
         return noise
