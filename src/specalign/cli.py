@@ -42,19 +42,38 @@ def main() -> None:
 
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--output", "store", type=click.Path(path_type=Path), default=None,
-              help="Zarr store to write [default: outputs/<study name>.zarr].")
-@click.option("--resume", is_flag=True,
-              help="Continue an interrupted run: compute only the tasks not yet done.")
-@click.option("--force", is_flag=True,
-              help="Replace an existing store that cannot be resumed.")
-@click.option("--scheduler", default=None, metavar="ADDR",
-              help="local | tcp://host:port | slurm | pbs | threads | synchronous "
-                   "[default: the config's, else local].")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Number of workers [default: the config's, else one per core].")
-@click.option("--netcdf", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also export the dataset to this NetCDF file.")
+@click.option(
+    "--output",
+    "store",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Zarr store to write [default: outputs/<study name>.zarr].",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run: compute only the tasks not yet done.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing store that cannot be resumed.")
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDR",
+    help="local | tcp://host:port | slurm | pbs | threads | synchronous "
+    "[default: the config's, else local].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Number of workers [default: the config's, else one per core].",
+)
+@click.option(
+    "--netcdf",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also export the dataset to this NetCDF file.",
+)
 @click.option("--no-plots", is_flag=True, help="Do not write the tightness maps.")
 @_handle_errors
 def run(config, store, resume, force, scheduler, workers, netcdf, no_plots) -> None:
@@ -66,15 +85,24 @@ def run(config, store, resume, force, scheduler, workers, netcdf, no_plots) -> N
 
     study = load_config(config)
     path = store if store is not None else default_store_path(study)
-    dataset = run_study(study, store=path, resume=resume, force=force, scheduler=scheduler,
-                        workers=workers, netcdf=netcdf, progress=sys.stderr)
+    dataset = run_study(
+        study,
+        store=path,
+        resume=resume,
+        force=force,
+        scheduler=scheduler,
+        workers=workers,
+        netcdf=netcdf,
+        progress=sys.stderr,
+    )
     click.echo(f"store: {path}")
     dataset = dataset.load()
     if netcdf is not None:
         click.echo(f"netcdf: {netcdf}")
     if not no_plots:
-        for written in _write_plots(dataset, path.parent / study.name, x=None, y=None,
-                                    metrics=None):
+        for written in _write_plots(
+            dataset, path.parent / study.name, x=None, y=None, metrics=None
+        ):
             click.echo(f"plot: {written}")
     from .studies.summary import summarize
 
@@ -109,17 +137,26 @@ def summary(store) -> None:
     from .studies.summary import format_summary, summarize
 
     dataset = open_study(store, load=True)
-    click.echo(format_summary(summarize(dataset), dict(dataset.attrs)))
+    click.echo(format_summary(summarize(dataset), dataset))
 
 
 @main.command()
 @click.argument("store", type=click.Path(path_type=Path))
 @click.option("--x", "x", default=None, metavar="AXIS", help="Sweep axis on the x axis.")
 @click.option("--y", "y", default=None, metavar="AXIS", help="Sweep axis on the y axis.")
-@click.option("--metric", default=None, metavar="VAR",
-              help="Variable to map [default: every tightness_<bound>].")
-@click.option("--output", "outdir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Directory for the PNGs [default: <store dir>/<study name>].")
+@click.option(
+    "--metric",
+    default=None,
+    metavar="VAR",
+    help="Variable to map [default: every tightness_<bound>].",
+)
+@click.option(
+    "--output",
+    "outdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory for the PNGs [default: <store dir>/<study name>].",
+)
 @_handle_errors
 def plot(store, x, y, metric, outdir) -> None:
     """Write PNG maps (or line plots) of STORE, an exponent profile and spectra."""
@@ -141,8 +178,13 @@ def _write_plots(dataset, outdir: Path, *, x, y, metrics, extras: bool = False) 
 
 @main.command()
 @click.argument("weights_file", type=click.Path(path_type=Path))
-@click.option("--output", "outdir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Directory for the table, dataset and plots.")
+@click.option(
+    "--output",
+    "outdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory for the table, dataset and plots.",
+)
 def profile(weights_file, outdir) -> None:
     """Profile the operator chain of real network weights (not available yet)."""
     click.echo(

@@ -179,9 +179,7 @@ def gaussian_batch(batch: int, d: int, rng: np.random.Generator) -> np.ndarray:
     return rng.standard_normal((batch, d, d))
 
 
-def conditioned_batch(
-    batch: int, d: int, condition: float, rng: np.random.Generator
-) -> np.ndarray:
+def conditioned_batch(batch: int, d: int, condition: float, rng: np.random.Generator) -> np.ndarray:
     """Rotated matrices with log-uniform singular values from 1 to ``1/condition``."""
     sigma = np.logspace(0.0, -math.log10(condition), d)
     return np.stack([matrix_with_singular_values(sigma, rng) for _ in range(batch)])

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from studies_support import SMALL
 
 from specalign.errors import ConfigError
 from specalign.studies import load_config, parse_config
-
-from studies_support import SMALL
 
 
 def test_small_config_parses_with_defaults_filled_in():
@@ -23,9 +22,9 @@ def test_small_config_parses_with_defaults_filled_in():
 
 
 def test_linspace_and_logspace_follow_numpy():
-    text = SMALL.replace(
-        "slack = [0.0, 0.6]", "slack = { linspace = [0.0, 1.0, 5] }"
-    ).replace("noise = [0.0, 0.01]", "noise = { logspace = [-4, -2, 3] }")
+    text = SMALL.replace("slack = [0.0, 0.6]", "slack = { linspace = [0.0, 1.0, 5] }").replace(
+        "noise = [0.0, 0.01]", "noise = { logspace = [-4, -2, 3] }"
+    )
     config = parse_config(text)
     assert config.axes["slack"] == (0.0, 0.25, 0.5, 0.75, 1.0)
     assert config.axes["noise"] == pytest.approx((1e-4, 1e-3, 1e-2), rel=1e-12)
@@ -49,8 +48,8 @@ def test_task_size_defaults_to_all_replicates_and_is_capped():
 def test_hash_ignores_formatting_and_execution_but_not_science():
     config = parse_config(SMALL)
     reformatted = parse_config(
-        "# a comment\n" + SMALL.replace('scheduler = "synchronous"', 'scheduler = "local"\n'
-                                        "workers = 7")
+        "# a comment\n"
+        + SMALL.replace('scheduler = "synchronous"', 'scheduler = "local"\nworkers = 7')
     )
     assert reformatted.config_hash() == config.config_hash()
     assert parse_config(SMALL.replace("seed = 11", "seed = 12")).config_hash() != (
@@ -78,8 +77,11 @@ def test_science_toml_round_trips():
         # wrong types
         ("seed = 11", 'seed = "eleven"', r"study\.seed: expected an integer, got 'eleven'"),
         ("replicates = 6", "replicates = 6.5", r"study\.replicates: expected an integer"),
-        ("[estimate]", '[estimate]\nkeep_spectra = "yes"',
-         r"estimate\.keep_spectra: expected true or false, got 'yes'"),
+        (
+            "[estimate]",
+            '[estimate]\nkeep_spectra = "yes"',
+            r"estimate\.keep_spectra: expected true or false, got 'yes'",
+        ),
         # sweeps
         ("noise = [0.0, 0.01]", "noise = []", r"sweep\.noise: the sweep axis is empty"),
         ("noise = [0.0, 0.01]", "noise = [0.01, 0.01]", r"sweep\.noise: .*distinct"),
@@ -94,17 +96,29 @@ def test_science_toml_round_trips():
         # names
         ('kind = "orbit"', 'kind = "orbitt"', r"generator\.kind: .*did you mean 'orbit'.*allowed"),
         ("step = 0.2", "stepp = 0.2", r"generator\.stepp: .*did you mean 'step'"),
-        ('charts = ["ls", "top"]', 'charts = ["ls", "tpo"]',
-         r"estimate\.charts\[1\]: unknown chart 'tpo' \(did you mean 'top'\?\)"),
-        ('bounds = ["margin"', 'bounds = ["margn"',
-         r"estimate\.bounds\[0\]: unknown bound 'margn' \(did you mean 'margin'\?\)"),
+        (
+            'charts = ["ls", "top"]',
+            'charts = ["ls", "tpo"]',
+            r"estimate\.charts\[1\]: unknown chart 'tpo' \(did you mean 'top'\?\)",
+        ),
+        (
+            'bounds = ["margin"',
+            'bounds = ["margn"',
+            r"estimate\.bounds\[0\]: unknown bound 'margn' \(did you mean 'margin'\?\)",
+        ),
         ('charts = ["ls", "top"]', 'charts = ["top"]', r"lidskii bound is about the ls chart"),
         ("[estimate]", "[estimate]\nwindow = [5, 40]", r"estimate\.window: .*k_hi <= d"),
         ("[estimate]", "[estimate]\nwindow = 1.5", r"estimate\.window: .*0 < q < 1"),
-        ('scheduler = "synchronous"', 'scheduler = "lokal"',
-         r"execution\.scheduler: .*did you mean 'local'"),
-        ('scheduler = "synchronous"', 'scheduler = "local"\n[execution.jobqueue]\ncores = 4',
-         r"execution\.jobqueue: only used with"),
+        (
+            'scheduler = "synchronous"',
+            'scheduler = "lokal"',
+            r"execution\.scheduler: .*did you mean 'local'",
+        ),
+        (
+            'scheduler = "synchronous"',
+            'scheduler = "local"\n[execution.jobqueue]\ncores = 4',
+            r"execution\.jobqueue: only used with",
+        ),
         ("[sweep]", "[sweep]\n[sweep2]", r"unknown key 'sweep2'"),
         ("[study]", "[study", r"not valid TOML"),
     ],

@@ -45,8 +45,9 @@ def test_replicate_streams_come_from_spawn_keys():
         expected = np.random.default_rng(np.random.SeedSequence(11, spawn_key=(3, r)))
         assert rng.standard_normal(4).tobytes() == expected.standard_normal(4).tobytes()
     other_cell = replicate_rngs(11, 4, range(2, 3))[0].standard_normal(4)
-    assert other_cell.tobytes() != replicate_rngs(11, 3, range(2, 3))[0].standard_normal(
-        4).tobytes()
+    assert (
+        other_cell.tobytes() != replicate_rngs(11, 3, range(2, 3))[0].standard_normal(4).tobytes()
+    )
 
 
 def test_work_estimate_counts_two_svds_per_interface_and_scales_as_d_cubed():

@@ -42,8 +42,17 @@ def test_new_store_has_every_variable_chunked_by_task(tmp_path):
     assert attrs["config_sha256"] == config.config_hash()
     assert parse_config(attrs["config"]).config_hash() == config.config_hash()
     assert "λ_k ∝ k^-α" in attrs["exponent_convention"]
-    for key in ("numpy_version", "scipy_version", "xarray_version", "dask_version",
-                "zarr_version", "specalign_version", "git_commit", "created", "seeding"):
+    for key in (
+        "numpy_version",
+        "scipy_version",
+        "xarray_version",
+        "dask_version",
+        "zarr_version",
+        "specalign_version",
+        "git_commit",
+        "created",
+        "seeding",
+    ):
         assert attrs[key]
     assert attrs["seed"] == 11 and attrs["charts"] == "ls, top"
     assert "scheduler" not in attrs["config"]  # execution resources are not recorded
@@ -59,8 +68,7 @@ def test_chunk_writer_writes_whole_chunks_that_zarr_reads(tmp_path):
     assert coords == (1, 0, 0, 2, 0)
     writer.write("exponent", coords, values, np.nan)
     message = np.array([["hello ∝"]], dtype="<U160")
-    writer.write("status_message", layout.chunk_coords("status_message", (1, 0), 2),
-                 message, "")
+    writer.write("status_message", layout.chunk_coords("status_message", (1, 0), 2), message, "")
     ds = open_study(path, load=True)
     np.testing.assert_array_equal(ds["exponent"].values[1, 0, :, 4, :], values[0, 0, :, 0, :])
     assert np.isnan(ds["exponent"].values[1, 0, :, :4, :]).all()
@@ -72,8 +80,11 @@ def test_existing_store_is_refused_without_resume_or_force(tmp_path):
     config, grid, layout = _setup()
     path = tmp_path / "s.zarr"
     prepare_store(path, config, grid, layout)
-    with pytest.raises(StoreError, match=r"already exists \(0 of 12 tasks done\).*--resume.*"
-                                         r"--force"):
+    with pytest.raises(
+        StoreError,
+        match=r"already exists \(0 of 12 tasks done\).*--resume.*"
+        r"--force",
+    ):
         prepare_store(path, config, grid, layout)
     assert prepare_store(path, config, grid, layout, resume=True).shape == (2, 2, 3)
 
@@ -107,8 +118,12 @@ def test_completion_mask_reads_written_flags(tmp_path):
     config, grid, layout = _setup()
     path = tmp_path / "s.zarr"
     prepare_store(path, config, grid, layout)
-    ChunkWriter(path).write("task_done", layout.chunk_coords("task_done", (0, 1), 2),
-                            np.ones((1, 1, 1), dtype=bool), False)
+    ChunkWriter(path).write(
+        "task_done",
+        layout.chunk_coords("task_done", (0, 1), 2),
+        np.ones((1, 1, 1), dtype=bool),
+        False,
+    )
     mask = completion_mask(path)
     assert mask.sum() == 1 and mask[0, 1, 2]
 

@@ -71,12 +71,17 @@ class GradedProduct(NamedTuple):
         Unit upper triangular factor.
     column_order : ndarray of int, shape (..., d)
         Column permutation of ``J`` (``arange(d)`` until a reversal is pivoted away).
+    condition_sum : ndarray, shape (...)
+        ``Σ_l κ_1(A_l)`` over the factors applied so far (and ``κ(J_0)``), from LAPACK's
+        condition estimate of each update's triangular factor: the update-error budget read by
+        :func:`graded_accuracy_estimate`.
     """
 
     Q: np.ndarray
     log_scale: np.ndarray
     U: np.ndarray
     column_order: np.ndarray
+    condition_sum: np.ndarray
 
 
 class LyapunovSpectrum(NamedTuple):
@@ -120,6 +125,7 @@ def graded_identity(batch_shape: int | tuple[int, ...], d: int) -> GradedProduct
         log_scale=np.zeros((*shape, d)),
         U=eye.copy(),
         column_order=np.broadcast_to(np.arange(d), (*shape, d)).copy(),
+        condition_sum=np.zeros(shape),
     )
 
 
@@ -167,6 +173,7 @@ def graded_from_matrix(J0) -> GradedProduct:
         log_scale=np.log(pivots),
         U=U,
         column_order=np.broadcast_to(np.arange(d), pivots.shape).copy(),
+        condition_sum=np.linalg.cond(J0),
     )
     return _sorted(state)
 
@@ -220,10 +227,10 @@ def graded_multiply(state: GradedProduct, A) -> GradedProduct:
             f"the batch shape {A.shape[:-2]} of A does not broadcast against the product's "
             f"batch shape {state.log_scale.shape[:-1]}"
         ) from exc
-    Q_new, R = _positive_qr(A, state.Q, batch)
-    pivots = np.diagonal(R, axis1=-2, axis2=-1)
+    Q_new, R, condition = _positive_qr(A, state.Q, batch)
+    pivots = np.diagonal(R, axis1=-2, axis2=-1).copy()
     g = state.log_scale
-    V = R * _coupling_damping(g, pivots)
+    V = _damp_in_place(R, g, pivots)
     V[..., np.arange(d), np.arange(d)] = 1.0
     column_order = state.column_order
     if column_order.shape[:-1] != batch:
@@ -233,12 +240,13 @@ def graded_multiply(state: GradedProduct, A) -> GradedProduct:
         log_scale=g + np.log(pivots),
         U=V @ state.U,
         column_order=column_order,
+        condition_sum=state.condition_sum + condition,
     )
     return _sorted(new)
 
 
 def _positive_qr(A: np.ndarray, Q: np.ndarray, batch: tuple[int, ...]):
-    """``A Q = Q' R'`` with ``diag R' > 0``; returns ``(Q', R')``, batch shape ``batch``.
+    """``A Q = Q' R'`` with ``diag R' > 0``; returns ``(Q', R', κ_1(R'))``, batch ``batch``.
 
     Householder QR (LAPACK ``dgeqrf``, in place on a Fortran view, no copies). ``Q'`` is then
     ``(A Q) R'^{-1}`` by one triangular solve (BLAS-3, cheaper than forming it from the
@@ -250,10 +258,12 @@ def _positive_qr(A: np.ndarray, Q: np.ndarray, batch: tuple[int, ...]):
     d = Q.shape[-1]
     # C-ordered (A Q)^T, i.e. A Q in Fortran order per matrix: LAPACK works in place on it.
     product_t = np.matmul(Q.swapaxes(-1, -2), A.swapaxes(-1, -2))
-    product_t = np.ascontiguousarray(np.broadcast_to(product_t, (*batch, d, d)))
+    if product_t.shape != (*batch, d, d):
+        product_t = np.broadcast_to(product_t, (*batch, d, d)).copy()
     flat = product_t.reshape(-1, d, d)
     q_t = flat.copy()  # (A Q)^T, overwritten by Q'^T below
     from_reflectors = np.zeros(len(flat), dtype=bool)
+    rcond = np.empty(len(flat))
     lwork = _geqrf_lwork(d)
     for n in range(len(flat)):
         fortran = flat[n].T
@@ -263,18 +273,24 @@ def _positive_qr(A: np.ndarray, Q: np.ndarray, batch: tuple[int, ...]):
                 "a factor A is exactly singular (zero QR pivot), so the product has a zero "
                 "singular value and log σ = −inf; perturb or drop the singular factor"
             )
-        if lapack.dtrcon(fortran)[0] < _TRSM_RCOND:
+        rcond[n] = lapack.dtrcon(fortran)[0]
+        if rcond[n] < _TRSM_RCOND:
             from_reflectors[n] = True
             q_t[n] = lapack.dorgqr(fortran, tau, lwork=lwork, overwrite_a=0)[0].T
-    R = np.triu(flat.swapaxes(-1, -2))
+    flat *= _lower_mask(d)  # drop the reflectors: R' is the upper triangle of each Fortran view
+    R = flat.swapaxes(-1, -2)  # views; R[n] is Fortran-contiguous
     signs = np.where(np.diagonal(R, axis1=-2, axis2=-1) < 0, -1.0, 1.0)
     R *= signs[:, :, None]
     for n in np.flatnonzero(~from_reflectors):
         # Q'^T in C order = Q' in Fortran order: solve X R' = A Q in place.
-        blas.dtrsm(1.0, R[n].T, q_t[n].T, side=1, lower=1, trans_a=1, overwrite_b=1)
+        blas.dtrsm(1.0, R[n], q_t[n].T, side=1, lower=0, overwrite_b=1)
     if np.any(from_reflectors):
         q_t[from_reflectors] *= signs[from_reflectors][:, :, None]
-    return q_t.reshape(*batch, d, d).swapaxes(-1, -2), R.reshape(*batch, d, d)
+    return (
+        q_t.reshape(*batch, d, d).swapaxes(-1, -2),
+        R.reshape(*batch, d, d),
+        (1.0 / rcond).reshape(batch),
+    )
 
 
 @functools.cache
@@ -282,19 +298,26 @@ def _geqrf_lwork(d: int) -> int:
     return max(int(lapack.dgeqrf_lwork(d, d)[0]), d)
 
 
-def _coupling_damping(g: np.ndarray, pivots: np.ndarray) -> np.ndarray:
-    """``e^{g_j − g_i} / R'_ii`` (..., d, d), the factors turning ``R'`` into ``V``.
+@functools.cache
+def _lower_mask(d: int) -> np.ndarray:
+    return np.tril(np.ones((d, d)))
 
-    Two outer factors when every span is small enough for ``e^{±(g − max g)}`` to stay in
-    range (cheap); one exponential per entry otherwise (only its upper triangle is used).
+
+def _damp_in_place(R: np.ndarray, g: np.ndarray, pivots: np.ndarray) -> np.ndarray:
+    """Turn ``R'`` into ``V = D^{-1} R' D / diag(R')``: ``V_ij = R'_ij e^{g_j − g_i} / R'_ii``.
+
+    Two in-place scalings by ``e^{±(g − max g)}`` when every span is small enough for them to
+    stay in float64's range (cheap); one exponential per entry otherwise.
     """
     top = g.max(axis=-1, keepdims=True)
     if np.all(top - g.min(axis=-1, keepdims=True) <= DIRECT_SPAN):
-        return np.exp(g - top)[..., None, :] * (np.exp(top - g) / pivots)[..., :, None]
+        R *= (np.exp(top - g) / pivots)[..., :, None]
+        R *= np.exp(g - top)[..., None, :]
+        return R
     gap = np.triu(g[..., None, :] - g[..., :, None])
     # Above the diagonal gap <= SORT_TOLERANCE (sorted scales); very negative gaps underflow to
     # 0, which is their correct (negligible) value.
-    return np.exp(np.minimum(gap, 700.0)) / pivots[..., :, None]
+    return R * np.exp(np.minimum(gap, 700.0)) / pivots[..., :, None]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,13 +341,13 @@ def _sorted(state: GradedProduct) -> GradedProduct:
     if not np.any(needs):
         return state
     d = g.shape[-1]
-    Q, g, U, order = (np.array(a, copy=True) for a in state)
+    arrays = [np.array(a, copy=True) for a in state[:4]]  # Q, g, U, column_order
     flat = needs.reshape(-1)
-    parts = [a.reshape(-1, *a.shape[len(needs.shape) :])[flat] for a in (Q, g, U, order)]
+    parts = [a.reshape(-1, *a.shape[needs.ndim :])[flat] for a in arrays]
     parts = _sort_by_swaps(*parts, d)
-    for full, part in zip((Q, g, U, order), parts, strict=True):
-        full.reshape(-1, *full.shape[len(needs.shape) :])[flat] = part
-    return GradedProduct(Q, g, U, order)
+    for full, part in zip(arrays, parts, strict=True):
+        full.reshape(-1, *full.shape[needs.ndim :])[flat] = part
+    return GradedProduct(*arrays, condition_sum=state.condition_sum)
 
 
 def _sort_by_swaps(Q, g, U, order, d: int):
@@ -413,7 +436,10 @@ def graded_log_singular_values(state: GradedProduct) -> np.ndarray:
     span = top - g_flat.min(axis=-1)
     out = np.empty_like(g_flat)
     direct = span <= DIRECT_SPAN
-    if np.any(direct):
+    if np.all(direct):  # the common case: no boolean-index copies
+        scaled = np.exp(g_flat - top[:, None])[:, :, None] * U_flat
+        out = _safe_log(np.linalg.svd(scaled, compute_uv=False)) + top[:, None]
+    elif np.any(direct):
         scaled = np.exp(g_flat[direct] - top[direct, None])[:, :, None] * U_flat[direct]
         sigma = np.linalg.svd(scaled, compute_uv=False)
         out[direct] = _safe_log(sigma) + top[direct, None]
@@ -486,36 +512,35 @@ def graded_to_matrix(state: GradedProduct) -> np.ndarray:
     return J
 
 
-def graded_accuracy_estimate(state: GradedProduct, factor_condition_sum=0.0) -> np.ndarray:
-    """Estimated absolute error of each log-singular value, shape (..., d).
+def graded_accuracy_estimate(state: GradedProduct) -> np.ndarray:
+    """Estimated absolute error of each computed log-singular value, shape (..., d).
 
     Parameters
     ----------
     state : GradedProduct
-    factor_condition_sum : array_like, broadcast to the batch shape, default 0
-        ``Σ_l κ(A_l)`` over the factors applied so far, when the caller knows it (a chain
-        analysis computes each factor's SVD anyway); adds the update error.
 
     Returns
     -------
     ndarray, shape (..., d)
-        ``δ_k = c d ε (κ(U) + Σ_l κ(A_l))`` with ``c = 4`` (the same for every ``k``: the
-        bounds are relative errors of ``σ_k``, i.e. absolute errors of ``log σ_k``).
+        ``δ = 4 d ε (κ(U) + Σ_l κ_1(A_l))``, the same for every ``k`` (a relative error of
+        ``σ_k`` is an absolute error of ``log σ_k``); ``Σ_l κ_1(A_l)`` is
+        ``state.condition_sum``.
 
     Notes
     -----
-    The SVD of the row-graded factor perturbs ``U`` row-wise by ``≲ d ε`` relative, a
-    multiplicative perturbation ``(I + U^{-1}E)`` of size ``≲ d ε κ(U)``; each QR update is a
-    relative backward perturbation ``≲ d ε`` of ``A_l``, i.e. a left multiplicative
-    perturbation of size ``≲ d ε κ(A_l)``. Beyond ``δ ≈ 1e-6`` the log-spectrum should be
-    flagged (docs/theory/graded-product.md, "When accuracy is lost"). Cost: one SVD of ``U``.
+    First-order bound, usually pessimistic by one to three orders of magnitude (errors add up
+    like a random walk, not linearly). Each QR update is a relative backward perturbation
+    ``≲ d ε`` of ``A_l``, i.e. a left multiplicative perturbation ``(I + F_l)`` of the product
+    with ``‖F_l‖ ≲ d ε κ(A_l)``, which moves every ``log σ_k`` by at most ``‖F_l‖``; the SVD of
+    the row-graded factor is a row-wise relative perturbation ``≲ d ε`` of ``U``, i.e. a right
+    multiplicative perturbation of size ``≲ d ε κ(U)``. A chain analysis should flag its
+    log-spectra when ``δ`` exceeds its tolerance, e.g. ``1e-6`` (docs/theory/graded-product.md,
+    "When accuracy is lost"). Cost: one values-only SVD of ``U``.
     """
     d = state.U.shape[-1]
     sigma = np.linalg.svd(state.U, compute_uv=False)
-    with np.errstate(divide="ignore"):
-        kappa = sigma[..., 0] / sigma[..., -1]
-    extra = as_float_array(factor_condition_sum, "factor_condition_sum", min_ndim=0)
-    bound = 4.0 * d * _EPS * (kappa + extra)
+    kappa = sigma[..., 0] / np.maximum(sigma[..., -1], np.finfo(np.float64).tiny)
+    bound = 4.0 * d * _EPS * (kappa + state.condition_sum)
     return np.broadcast_to(bound[..., None], (*bound.shape, d)).copy()
 
 

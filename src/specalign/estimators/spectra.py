@@ -122,7 +122,8 @@ def _gram_batched(A3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Ascending Gram eigenvalues by one stacked matmul and ``numpy.linalg.eigvalsh``."""
     m, n = A3.shape[-2:]
     At = np.swapaxes(A3, -1, -2)
-    gram = A3 @ At if m <= n else At @ A3
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected just below
+        gram = A3 @ At if m <= n else At @ A3
     diag = np.diagonal(gram, axis1=-2, axis2=-1)
     ok = np.all(np.isfinite(diag), axis=-1) & (np.max(diag, axis=-1) <= _MAX_GRAM_DIAGONAL)
     if not np.all(ok):
@@ -330,7 +331,7 @@ def _log_singular_values(A, method, rtol, rank_tol) -> tuple[np.ndarray, np.ndar
     if not (rank_tol >= 0 and np.isfinite(rank_tol)):
         raise InputError(f"rank_tol must be a finite number >= 0, got {rank_tol!r}")
     log_sigma, gram = _log_sigma_routes(arr.reshape(-1, m, n), method, rtol)
-    log_sigma = log_sigma.reshape(*batch_shape, -1)
+    log_sigma = log_sigma.reshape(*batch_shape, min(m, n))
     hint = (
         ". The Gram route squares the condition number: try method='svd'"
         if method == "gram"

@@ -405,8 +405,14 @@ def _allowed_keys(parent: list[str]) -> list[str]:
 
 
 def _toml_type(value) -> str:
-    names = {bool: "boolean", int: "integer", float: "float", str: "string",
-             list: "array", dict: "table"}
+    names = {
+        bool: "boolean",
+        int: "integer",
+        float: "float",
+        str: "string",
+        list: "array",
+        dict: "table",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -440,4 +446,3 @@ def _toml_value(value) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     raise TypeError(f"cannot write {value!r} as TOML")
-

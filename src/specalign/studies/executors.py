@@ -1,8 +1,8 @@
 """Where tasks run: in-process, dask's threaded scheduler, or a dask.distributed cluster.
 
 A session's ``run`` takes the pending tasks and a callback, runs :func:`run_task` on every
-task and calls the callback with each :class:`TaskOutcome` as it arrives. The workers write their own
-results into the store; only the small outcome travels back.
+task and calls the callback with each :class:`TaskOutcome` as it arrives. The workers write
+their own results into the store; only the small outcome travels back.
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ from ..errors import ConfigError
 from .grid import Task
 from .task import TaskContext, TaskOutcome, run_task
 
-__all__ = ["BLAS_ENV", "Execution", "Session", "check_backend", "distributed_client", "open_session"]
+__all__ = [
+    "BLAS_ENV",
+    "Execution",
+    "Session",
+    "check_backend",
+    "distributed_client",
+    "open_session",
+]
 
 #: Environment of worker processes: one BLAS/OpenMP thread each (parallelism is in tasks).
 BLAS_ENV = {
@@ -102,8 +109,7 @@ def _run_threaded(tasks, context, on_done, *, workers) -> None:
         if isinstance(result, TaskOutcome):
             on_done(result)
 
-    calls = [dask.delayed(run_task, pure=False)(task, context, limit_blas=False)
-             for task in tasks]
+    calls = [dask.delayed(run_task, pure=False)(task, context, limit_blas=False) for task in tasks]
     # the outer catch_warnings restores the warning filters once every thread is done:
     # the tasks' own (thread-unsafe) catch_warnings may interleave
     with _single_blas_thread(), warnings.catch_warnings(), DaskCallback(posttask=posttask):

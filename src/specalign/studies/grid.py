@@ -79,7 +79,8 @@ class Grid:
 
     def cell_params(self, position: tuple[int, ...]) -> dict[str, Any]:
         """Generator parameters of the cell at ``position``."""
-        swept = {axis: values[i] for (axis, values), i in zip(self.axes.items(), position)}
+        pairs = zip(self.axes.items(), position, strict=True)
+        swept = {axis: values[i] for (axis, values), i in pairs}
         return {**self.fixed, **swept}
 
     def cells(self):
@@ -106,8 +107,7 @@ class Grid:
 def replicate_rngs(seed: int, cell: int, replicates: range) -> list[np.random.Generator]:
     """One generator per replicate: ``default_rng(SeedSequence(seed, spawn_key=(cell, r)))``."""
     return [
-        np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(cell, r)))
-        for r in replicates
+        np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(cell, r))) for r in replicates
     ]
 
 

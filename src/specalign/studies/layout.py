@@ -101,15 +101,21 @@ def build_layout(config: StudyConfig, grid: Grid) -> StoreLayout:
         (*sweep_dims, "replicate"),
         f"<U{MESSAGE_LENGTH}",
         "",
-        {"long_name": "status message of the replicate's computation", "units": "1",
-         "description": "empty when ok; else the exception type and text (cut)"},
+        {
+            "long_name": "status message of the replicate's computation",
+            "units": "1",
+            "description": "empty when ok; else the exception type and text (cut)",
+        },
     )
     variables["task_done"] = VariableLayout(
         (*sweep_dims, BLOCK_DIM),
         "bool",
         False,
-        {"long_name": "completion mask", "units": "1",
-         "description": "true once the task (cell, replicate block) has written all its "
-         "data; written after the data, so an interrupted task reads false"},
+        {
+            "long_name": "completion mask",
+            "units": "1",
+            "description": "true once the task (cell, replicate block) has written all its "
+            "data; written after the data, so an interrupted task reads false",
+        },
     )
     return StoreLayout(sweep_dims, tuple(grid.axes), sizes, grid.task_size, variables)

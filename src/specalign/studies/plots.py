@@ -44,7 +44,7 @@ def sweep_dims(ds: xr.Dataset) -> list[str]:
     import json
 
     try:
-        return list(json.loads(ds.attrs["sweep_axes"]))
+        return [dim for dim in json.loads(ds.attrs["sweep_axes"]) if dim in ds.dims]
     except (KeyError, ValueError):
         return [dim for dim in ds["status"].dims if dim != "replicate"]
 
@@ -75,10 +75,11 @@ def resolve_axis(ds: xr.Dataset, axis: str, what: str = "x") -> str:
         by_parameter = {p: d for d, p in json.loads(ds.attrs["sweep_axes"]).items()}
     except (KeyError, ValueError, AttributeError):
         by_parameter = {}
-    if axis in by_parameter:
+    if by_parameter.get(axis) in dims:
         return by_parameter[axis]
+    names = [*dims, *(p for p, d in by_parameter.items() if d in dims)]
     raise InputError(
-        f"--{what} {axis!r} is not a sweep axis{closest_match(axis, dims)}; sweep axes: "
+        f"--{what} {axis!r} is not a sweep axis{closest_match(axis, names)}; sweep axes: "
         f"{', '.join(dims) or 'none'}"
     )
 
@@ -135,20 +136,31 @@ def plot_tightness_map(
     xs, ys = ds[x].values, ds[y].values
     z = np.ma.masked_invalid(mean.values)
     tightness = metric.startswith("tightness_")
-    mesh = ax.pcolormesh(xs, ys, z, shading="nearest", cmap="viridis",
-                         vmin=0.0 if tightness else None, vmax=1.0 if tightness else None)
+    mesh = ax.pcolormesh(
+        xs,
+        ys,
+        z,
+        shading="nearest",
+        cmap="viridis",
+        vmin=0.0 if tightness else None,
+        vmax=1.0 if tightness else None,
+    )
     contours = None
     if tightness and len(xs) > 1 and len(ys) > 1 and z.count() >= 4:
-        contours = ax.contour(xs, ys, z, levels=list(TIGHTNESS_LEVELS),
-                              colors=["white", "black"], linewidths=1.2)
+        contours = ax.contour(
+            xs, ys, z, levels=list(TIGHTNESS_LEVELS), colors=["white", "black"], linewidths=1.2
+        )
         ax.clabel(contours, fmt="%.1f", fontsize=8)
     for name, setter in ((x, ax.set_xscale), (y, ax.set_yscale)):
         if _is_geometric(ds[name].values):
             setter("log")
     ax.set_xlabel(_label(ds, x))
     ax.set_ylabel(_label(ds, y))
-    max_mcse = float(np.nanmax(stats["mcse"].values)) if np.any(
-        np.isfinite(stats["mcse"].values)) else float("nan")
+    max_mcse = (
+        float(np.nanmax(stats["mcse"].values))
+        if np.any(np.isfinite(stats["mcse"].values))
+        else float("nan")
+    )
     bar = None
     if colorbar:
         bar = ax.figure.colorbar(mesh, ax=ax, label=f"mean {metric}")
@@ -172,8 +184,16 @@ def plot_metric_line(
         at = dict(zip(groups, index, strict=True))
         part = stats.isel(at)
         label = ", ".join(f"{dim} = {ds[dim].values[i]}" for dim, i in at.items()) or None
-        lines.append(ax.errorbar(ds[x].values, part["mean"].values, yerr=part["mcse"].values,
-                                 marker="o", capsize=3, label=label))
+        lines.append(
+            ax.errorbar(
+                ds[x].values,
+                part["mean"].values,
+                yerr=part["mcse"].values,
+                marker="o",
+                capsize=3,
+                label=label,
+            )
+        )
     if _is_geometric(ds[x].values):
         ax.set_xscale("log")
     ax.set_xlabel(_label(ds, x))
@@ -228,20 +248,29 @@ def plot_exponent_profile(
     alpha = np.concatenate([[float(point["initial_exponent"])], point["exponent"].values])
     steps = np.arange(alpha.size)
     ax = _axes(ax)
-    artists = {"profile": ax.plot(steps, alpha, marker="o", markersize=3, color="C0",
-                                  label=f"α̂_l ({chart})")[0]}
+    artists = {
+        "profile": ax.plot(
+            steps, alpha, marker="o", markersize=3, color="C0", label=f"α̂_l ({chart})"
+        )[0]
+    }
     name = f"bound_{bound}"
     if name in point and "interface" in point[name].dims:
         width = point[name].values
         previous = alpha[:-1]
         artists["band"] = ax.fill_between(
-            steps[1:], previous - width, previous + width, step="mid", alpha=0.3, color="C1",
+            steps[1:],
+            previous - width,
+            previous + width,
+            step="mid",
+            alpha=0.3,
+            color="C1",
             label=f"α̂_(l−1) ± bound_{bound}",
         )
         outside = np.abs(alpha[1:] - previous) > width * (1 + 1e-9) + 1e-12
         if np.any(outside):
-            artists["violations"] = ax.plot(steps[1:][outside], alpha[1:][outside], "x",
-                                            color="red", label="violation")[0]
+            artists["violations"] = ax.plot(
+                steps[1:][outside], alpha[1:][outside], "x", color="red", label="violation"
+            )[0]
     ax.set_xlabel("interface l")
     ax.set_ylabel("fitted exponent α̂ [1] (λ_k ∝ k^-α)")
     ax.set_title(f"{_cell_title(ds, at)}; replicate {replicate}", fontsize=9)
@@ -275,19 +304,27 @@ def plot_spectra(
         interfaces = sorted({1, max(1, depth // 2), depth})
     ax = _axes(ax)
     artists = {"spectra": [], "orbits": []}
-    for i, l in enumerate(interfaces):
-        values = log_sigma.sel(interface=l).values
+    for i, interface in enumerate(interfaces):
+        values = log_sigma.sel(interface=interface).values
         values = values[np.isfinite(values)]
         d = values.size
         log_lam = 2 * values - np.logaddexp.reduce(2 * values) + np.log(d)
         ranks = np.arange(1, d + 1)
         color = f"C{i}"
-        artists["spectra"].append(ax.loglog(ranks, np.exp(log_lam), color=color,
-                                            label=f"J_{l}")[0])
-        alpha = float(point["exponent"].sel(chart=chart, interface=l))
+        artists["spectra"].append(
+            ax.loglog(ranks, np.exp(log_lam), color=color, label=f"J_{interface}")[0]
+        )
+        alpha = float(point["exponent"].sel(chart=chart, interface=interface))
         if np.isfinite(alpha):
-            artists["orbits"].append(ax.loglog(ranks, orbit(max(alpha, 0.0), d), "--",
-                                               color=color, label=f"orbit α̂ = {alpha:.3g}")[0])
+            artists["orbits"].append(
+                ax.loglog(
+                    ranks,
+                    orbit(max(alpha, 0.0), d),
+                    "--",
+                    color=color,
+                    label=f"orbit α̂ = {alpha:.3g}",
+                )[0]
+            )
     ax.set_xlabel("rank k")
     ax.set_ylabel("normalized eigenvalue λ_k [1] (Σ λ = d)")
     ax.set_title(f"{_cell_title(ds, at)}; replicate {replicate}; chart {chart}", fontsize=9)
@@ -336,10 +373,15 @@ def metric_figure(ds: xr.Dataset, metric: str, x: str | None = None, y: str | No
         result = plot_tightness_map(ds, metric, x, y, select=select, ax=ax)
         max_mcse = np.nanmax([max_mcse, result["max_mcse"]])
         if select:
-            ax.set_title(", ".join(f"{dim} = {_fmt(ds[dim].values[i])}"
-                                   for dim, i in select.items()), fontsize=9)
-    contours = (f"; contours at {', '.join(map(str, TIGHTNESS_LEVELS))}"
-                if metric.startswith("tightness_") else "")
+            ax.set_title(
+                ", ".join(f"{dim} = {_fmt(ds[dim].values[i])}" for dim, i in select.items()),
+                fontsize=9,
+            )
+    contours = (
+        f"; contours at {', '.join(map(str, TIGHTNESS_LEVELS))}"
+        if metric.startswith("tightness_")
+        else ""
+    )
     fig.suptitle(
         f"{metric}: mean over replicates and interfaces\nmax MCSE {max_mcse:.2g}{contours}",
         fontsize=10,
@@ -391,8 +433,14 @@ def _extra_figures(ds: xr.Dataset, metrics: list[str]) -> list:
             flat = int(np.nanargmax(mean.values))
             cell = dict(zip(mean.dims, np.unravel_index(flat, mean.shape), strict=True))
     figures = []
-    bound = next((m[len("tightness_"):] for m in metrics if m.startswith("tightness_")
-                  and "interface" in ds[m].dims), "margin")
+    bound = next(
+        (
+            m[len("tightness_") :]
+            for m in metrics
+            if m.startswith("tightness_") and "interface" in ds[m].dims
+        ),
+        "margin",
+    )
     fig = Figure(figsize=(6, 4.2), layout="constrained")
     plot_exponent_profile(ds, cell=cell, bound=bound, ax=fig.add_subplot())
     figures.append(("exponent_profile.png", fig))

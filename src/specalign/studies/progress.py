@@ -41,13 +41,14 @@ class ProgressBar:
         tenth = (10 * self.done) // max(self.total, 1)
         if self._tty or tenth != self._last_tenth or self.done == self.total:
             self._last_tenth = tenth
-            self.stream.write(("\r" if self._tty else "") + self.line()
-                              + ("" if self._tty else "\n"))
+            self.stream.write(
+                ("\r" if self._tty else "") + self.line() + ("" if self._tty else "\n")
+            )
             self.stream.flush()
 
     def line(self) -> str:
         fraction = self.done / self.total if self.total else 1.0
-        filled = int(round(fraction * self.width))
+        filled = round(fraction * self.width)
         elapsed = time.monotonic() - self._start
         bar = "#" * filled + "-" * (self.width - filled)
         text = f"[{bar}] {self.done}/{self.total} tasks  {elapsed:6.1f} s"

@@ -36,12 +36,20 @@ def git_commit() -> str:
     source = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True,
-            timeout=10, check=True,
+            ["git", "rev-parse", "HEAD"],
+            cwd=source,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
-            cwd=source.parent, capture_output=True, text=True, timeout=10, check=True,
+            cwd=source.parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -77,7 +85,9 @@ def provenance_attrs(config: StudyConfig) -> dict:
         "exponent_convention": EXPONENT_CONVENTION,
         "specalign_version": _version("specalign"),
         "git_commit": git_commit(),
-        **{f"{name}_version": _version(name)
-           for name in ("numpy", "scipy", "xarray", "dask", "distributed", "zarr")},
+        **{
+            f"{name}_version": _version(name)
+            for name in ("numpy", "scipy", "xarray", "dask", "distributed", "zarr")
+        },
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }

@@ -42,8 +42,9 @@ def resolve_execution(
 
             raise ConfigError(f"workers must be at least 1, got {workers}")
         _check_execution(section)
-    return Execution(section.scheduler, section.workers, section.threads_per_worker,
-                     dict(section.jobqueue))
+    return Execution(
+        section.scheduler, section.workers, section.threads_per_worker, dict(section.jobqueue)
+    )
 
 
 def run_study(

@@ -54,19 +54,34 @@ def _template(config: StudyConfig, grid: Grid, layout: StoreLayout) -> xr.Datase
         attrs = {"long_name": doc, "units": units, "generator_parameter": axis}
         coords[dim] = ((dim,), np.asarray(values), attrs)
     used = {dim for var in layout.variables.values() for dim in var.dims}
-    coords["replicate"] = (("replicate",), np.arange(layout.sizes["replicate"]),
-                           {"long_name": "replicate index", "units": "1"})
-    coords[BLOCK_DIM] = ((BLOCK_DIM,), np.arange(layout.sizes[BLOCK_DIM]) * layout.task_size,
-                         {"long_name": "first replicate of the task's block", "units": "1"})
+    coords["replicate"] = (
+        ("replicate",),
+        np.arange(layout.sizes["replicate"]),
+        {"long_name": "replicate index", "units": "1"},
+    )
+    coords[BLOCK_DIM] = (
+        (BLOCK_DIM,),
+        np.arange(layout.sizes[BLOCK_DIM]) * layout.task_size,
+        {"long_name": "first replicate of the task's block", "units": "1"},
+    )
     if "chart" in used:
-        coords["chart"] = (("chart",), np.asarray(config.estimate.charts),
-                           {"long_name": "power-law chart (THEORY.md D5)"})
+        coords["chart"] = (
+            ("chart",),
+            np.asarray(config.estimate.charts),
+            {"long_name": "power-law chart (THEORY.md D5)"},
+        )
     if "interface" in used:
-        coords["interface"] = (("interface",), np.arange(1, layout.sizes["interface"] + 1),
-                               {"long_name": "interface l (J_l = A_l J_{l-1})", "units": "1"})
+        coords["interface"] = (
+            ("interface",),
+            np.arange(1, layout.sizes["interface"] + 1),
+            {"long_name": "interface l (J_l = A_l J_{l-1})", "units": "1"},
+        )
     if "rank" in used:
-        coords["rank"] = (("rank",), np.arange(1, layout.sizes["rank"] + 1),
-                          {"long_name": "rank k", "units": "1"})
+        coords["rank"] = (
+            ("rank",),
+            np.arange(1, layout.sizes["rank"] + 1),
+            {"long_name": "rank k", "units": "1"},
+        )
     data = {}
     for name, var in layout.variables.items():
         shape, chunks = layout.shape(name), layout.chunks(name)
@@ -106,8 +121,12 @@ def create_store(path: str | Path, config: StudyConfig, grid: Grid, layout: Stor
     tmp = _temporary_sibling(path)
     try:
         _template(config, grid, layout).to_zarr(
-            tmp, mode="w-", compute=False, encoding=_encoding(layout),
-            zarr_format=ZARR_FORMAT, consolidated=True,
+            tmp,
+            mode="w-",
+            compute=False,
+            encoding=_encoding(layout),
+            zarr_format=ZARR_FORMAT,
+            consolidated=True,
         )
         os.replace(tmp, path)
     except BaseException:
@@ -128,7 +147,7 @@ def store_config_hash(path: str | Path) -> str | None:
     try:
         group = zarr.open_group(Path(path), mode="r", zarr_format=ZARR_FORMAT)
         value = group.attrs.get("config_sha256")
-    except Exception:  # noqa: BLE001 - anything unreadable is "not a specalign store"
+    except Exception:
         return None
     return value if isinstance(value, str) else None
 
@@ -162,6 +181,8 @@ def prepare_store(
     path = Path(path)
     action = check_store(path, config, resume=resume, force=force)
     if action == "resume":
+        for leftover in path.glob("*/.*.tmp"):  # chunk files of writers killed mid-write
+            leftover.unlink(missing_ok=True)
         return completion_mask(path)
     if action == "replace":
         tmp = _temporary_sibling(path)
@@ -221,7 +242,7 @@ def completion_mask(path: str | Path) -> np.ndarray:
 
     try:
         return np.asarray(zarr.open_array(Path(path) / "task_done", mode="r")[...], dtype=bool)
-    except Exception as exc:  # noqa: BLE001 - report any unreadable store the same way
+    except Exception as exc:
         raise StoreError(f"cannot read the completion mask of {str(path)!r}: {exc}") from exc
 
 
@@ -316,7 +337,9 @@ class ChunkWriter:
             if meta.filters or meta.order != "C":
                 raise StoreError(f"unsupported chunk encoding of {name!r} in {str(path)!r}")
             self._meta[name] = (
-                tuple(meta.chunks), meta.dtype.to_native_dtype(), meta.compressor,
+                tuple(meta.chunks),
+                meta.dtype.to_native_dtype(),
+                meta.compressor,
                 meta.dimension_separator,
             )
 

@@ -22,7 +22,14 @@ import xarray as xr
 
 from .status import STATUS_OK, STATUS_PENDING
 
-__all__ = ["bound_names", "cell_statistics", "format_summary", "summarize", "wilson_interval"]
+__all__ = [
+    "bound_names",
+    "cell_statistics",
+    "failure_counts",
+    "format_summary",
+    "summarize",
+    "wilson_interval",
+]
 
 #: Two-sided 95% normal quantile.
 Z95 = 1.959963984540054
@@ -42,15 +49,19 @@ def wilson_interval(k, n, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
         denominator = 1 + z**2 / n
         center = (p + z**2 / (2 * n)) / denominator
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
-    low = np.where(n > 0, np.clip(center - half, 0.0, 1.0), np.nan)
-    high = np.where(n > 0, np.clip(center + half, 0.0, 1.0), np.nan)
-    return low, high
+    # exact ends: the interval of k = 0 starts at 0, that of k = n ends at 1
+    low = np.where(k == 0, 0.0, np.clip(center - half, 0.0, 1.0))
+    high = np.where(k == n, 1.0, np.clip(center + half, 0.0, 1.0))
+    return np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
 
 
 def bound_names(ds: xr.Dataset) -> list[str]:
     """Bounds present in a study dataset (from its ``tightness_<name>`` variables)."""
-    return [str(name)[len("tightness_"):] for name in ds.data_vars
-            if str(name).startswith("tightness_")]
+    return [
+        str(name)[len("tightness_") :]
+        for name in ds.data_vars
+        if str(name).startswith("tightness_")
+    ]
 
 
 def valid_mask(ds: xr.Dataset, variable: xr.DataArray) -> xr.DataArray:
@@ -75,22 +86,23 @@ def cell_statistics(ds: xr.Dataset, name: str) -> xr.Dataset:
 def _cell_statistics(ds: xr.Dataset, name: str) -> xr.Dataset:
     values = ds[name].astype(np.float64)
     values = values.where(valid_mask(ds, values))
-    per_replicate = values.mean("interface", skipna=True) if "interface" in values.dims \
-        else values
+    per_replicate = values.mean("interface", skipna=True) if "interface" in values.dims else values
     n = per_replicate.notnull().sum("replicate")
     mean = per_replicate.mean("replicate", skipna=True)
     sd = per_replicate.std("replicate", ddof=1, skipna=True)
     pooled = [dim for dim in ("replicate", "interface") if dim in values.dims]
     quantiles = values.quantile([0.05, 0.5, 0.95], dim=pooled, skipna=True)
-    return xr.Dataset({
-        "mean": mean,
-        "sd": sd,
-        "n": n,
-        "mcse": sd / np.sqrt(n.where(n > 0)),
-        "q05": quantiles.sel(quantile=0.05, drop=True),
-        "q50": quantiles.sel(quantile=0.5, drop=True),
-        "q95": quantiles.sel(quantile=0.95, drop=True),
-    })
+    return xr.Dataset(
+        {
+            "mean": mean,
+            "sd": sd,
+            "n": n,
+            "mcse": sd / np.sqrt(n.where(n > 0)),
+            "q05": quantiles.sel(quantile=0.05, drop=True),
+            "q50": quantiles.sel(quantile=0.5, drop=True),
+            "q95": quantiles.sel(quantile=0.95, drop=True),
+        }
+    )
 
 
 def summarize(ds: xr.Dataset) -> xr.Dataset:
@@ -110,8 +122,7 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
     status = ds["status"]
     out["replicates_ok"] = (status == STATUS_OK).sum("replicate")
     out["replicates_pending"] = (status == STATUS_PENDING).sum("replicate")
-    out["replicates_failed"] = ((status != STATUS_OK) & (status != STATUS_PENDING)).sum(
-        "replicate")
+    out["replicates_failed"] = ((status != STATUS_OK) & (status != STATUS_PENDING)).sum("replicate")
     for bound in bound_names(ds):
         name = f"tightness_{bound}"
         stats = cell_statistics(ds, name)
@@ -139,10 +150,28 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
     return summary
 
 
-def format_summary(summary: xr.Dataset, ds_attrs: dict | None = None) -> str:
-    """A readable plain-text table of :func:`summarize`'s output, one row per cell."""
+def failure_counts(ds: xr.Dataset) -> list[tuple[str, str, int]]:
+    """Distinct ``(status meaning, message, number of replicates)`` of the failed replicates."""
+    from .status import STATUS_MEANINGS
+
+    status = ds["status"].values.ravel()
+    messages = ds["status_message"].values.astype(str).ravel()
+    failed = (status != STATUS_OK) & (status != STATUS_PENDING)
+    counts: dict[tuple[str, str], int] = {}
+    for code, message in zip(status[failed], messages[failed], strict=True):
+        key = (STATUS_MEANINGS.get(int(code), str(code)), message)
+        counts[key] = counts.get(key, 0) + 1
+    return [(meaning, message, n) for (meaning, message), n in sorted(counts.items())]
+
+
+def format_summary(summary: xr.Dataset, ds: xr.Dataset | None = None) -> str:
+    """A readable plain-text table of :func:`summarize`'s output, one row per cell.
+
+    With the study dataset ``ds``, a header (generator, seed, charts) and the distinct
+    failure messages are added.
+    """
     lines = []
-    attrs = ds_attrs or {}
+    attrs = dict(ds.attrs) if ds is not None else {}
     if attrs:
         lines.append(
             f"study {attrs.get('study_name', '?')!r}: generator {attrs.get('generator', '?')}, "
@@ -153,10 +182,18 @@ def format_summary(summary: xr.Dataset, ds_attrs: dict | None = None) -> str:
     failed = int(summary["replicates_failed"].sum())
     pending = int(summary["replicates_pending"].sum())
     lines.append(f"replicates: {ok} ok, {failed} failed, {pending} pending")
-    bounds = [str(v)[len("tightness_"):-len("_mean")] for v in summary.data_vars
-              if str(v).startswith("tightness_") and str(v).endswith("_mean")]
-    header = (f"{'mean':>8} {'±mcse':>8} {'sd':>8} {'q05':>7} {'q50':>7} {'q95':>7} "
-              f"{'violations':>11} {'95% Wilson':>15} {'undef':>6} {'failed':>6}")
+    if ds is not None and failed:
+        for meaning, message, n in failure_counts(ds):
+            lines.append(f"  {n} x {meaning}: {message}")
+    bounds = [
+        str(v)[len("tightness_") : -len("_mean")]
+        for v in summary.data_vars
+        if str(v).startswith("tightness_") and str(v).endswith("_mean")
+    ]
+    header = (
+        f"{'mean':>8} {'±mcse':>8} {'sd':>8} {'q05':>7} {'q50':>7} {'q95':>7} "
+        f"{'violations':>11} {'95% Wilson':>15} {'undef':>6} {'failed':>6}"
+    )
     for bound in bounds:
         t = f"tightness_{bound}"
         v = f"violation_{bound}"
@@ -171,7 +208,8 @@ def format_summary(summary: xr.Dataset, ds_attrs: dict | None = None) -> str:
             at = dict(zip(cell_dims, index, strict=True))
             label = " ".join(f"{labels[dim][i]:>{widths[dim]}}" for dim, i in at.items())
             failed_cell = summary["replicates_failed"].isel(
-                {dim: i for dim, i in at.items() if dim in summary["replicates_failed"].dims})
+                {dim: i for dim, i in at.items() if dim in summary["replicates_failed"].dims}
+            )
             row = [_num(summary[f"{t}_{s}"].isel(at)) for s in ("mean", "mcse", "sd")]
             row += [_num(summary[f"{t}_{s}"].isel(at), 7) for s in ("q05", "q50", "q95")]
             if f"{v}_count" in summary:

@@ -112,7 +112,7 @@ def _expand_space(key: str, value: dict) -> list:
             f"{key}: a table must be exactly {{linspace = [a, b, n]}} or "
             f"{{logspace = [a, b, n]}}, got keys {list(value)}"
         )
-    (how, args), = value.items()
+    ((how, args),) = value.items()
     if (
         not isinstance(args, list)
         or len(args) != 3

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -71,14 +70,14 @@ def compute_task(task: Task, context: TaskContext) -> BlockResult:
     replicates = task.replicates
     try:
         return _compute(task, context, replicates)
-    except Exception as exc:  # noqa: BLE001 - a failure is a value; see the module doc
+    except Exception as exc:
         if len(replicates) == 1:
             return _failed(context, task, len(replicates), exc)
     parts = []
     for r in replicates:
         try:
             parts.append(_compute(task, context, range(r, r + 1)))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             parts.append(_failed(context, task, 1, exc))
     return _concatenate(context, parts)
 
@@ -92,9 +91,7 @@ def _compute(task: Task, context: TaskContext, replicates: range) -> BlockResult
     rngs = replicate_rngs(context.seed, task.cell, replicates)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        factors = generate(
-            context.kind, d=d, depth=depth, replicates=len(rngs), rng=rngs, **params
-        )
+        factors = generate(context.kind, d=d, depth=depth, replicates=len(rngs), rng=rngs, **params)
         result = analyze_chain(
             factors,
             charts=context.charts,
@@ -106,7 +103,7 @@ def _compute(task: Task, context: TaskContext, replicates: range) -> BlockResult
     arrays = {}
     for name, var in context.layout.variables.items():
         if name in result.data_vars:
-            schema_dims = var.dims[len(context.layout.sweep_dims):]
+            schema_dims = var.dims[len(context.layout.sweep_dims) :]
             arrays[name] = result[name].transpose(*schema_dims).values
     status = np.full(n, STATUS_OK, dtype=np.int8)
     message = np.full(n, "", dtype=object)
@@ -114,7 +111,7 @@ def _compute(task: Task, context: TaskContext, replicates: range) -> BlockResult
     for name in (*_CORE, "exponent"):
         if name in arrays:
             values = arrays[name]
-            axis = context.layout.variables[name].dims[len(context.layout.sweep_dims):]
+            axis = context.layout.variables[name].dims[len(context.layout.sweep_dims) :]
             values = np.moveaxis(values, axis.index("replicate"), 0).reshape(n, -1)
             nonfinite |= ~np.all(np.isfinite(values), axis=1)
     status[nonfinite] = STATUS_NONFINITE
@@ -126,8 +123,9 @@ def _compute(task: Task, context: TaskContext, replicates: range) -> BlockResult
         message[stuck] = "a chart did not converge; see chart_status"
     if caught:
         note = "warning: " + "; ".join(sorted({str(w.message) for w in caught}))
-        message = np.array([clip_message(f"{m}; {note}" if m else note) for m in message],
-                           dtype=object)
+        message = np.array(
+            [clip_message(f"{m}; {note}" if m else note) for m in message], dtype=object
+        )
     return BlockResult(arrays, status, message)
 
 
@@ -142,7 +140,7 @@ def _concatenate(context: TaskContext, parts: list[BlockResult]) -> BlockResult:
     for name, var in layout.variables.items():
         if not any(name in part.arrays for part in parts):
             continue
-        schema_dims = var.dims[len(layout.sweep_dims):]
+        schema_dims = var.dims[len(layout.sweep_dims) :]
         axis = schema_dims.index("replicate")
         pieces = []
         for part in parts:
@@ -164,8 +162,10 @@ def _pad_all(pieces: list[np.ndarray], axis: int) -> list[np.ndarray]:
     shape = np.max([p.shape for p in pieces], axis=0)
     out = []
     for piece in pieces:
-        pad = [(0, int(n - m)) if i != axis else (0, 0)
-               for i, (n, m) in enumerate(zip(shape, piece.shape))]
+        pad = [
+            (0, int(n - m)) if i != axis else (0, 0)
+            for i, (n, m) in enumerate(zip(shape, piece.shape, strict=True))
+        ]
         if any(p[1] for p in pad):
             fill = False if piece.dtype == bool else np.nan
             piece = np.pad(piece, pad, constant_values=fill)
@@ -182,13 +182,11 @@ def write_task(task: Task, context: TaskContext, result: BlockResult) -> None:
         var = layout.variables[name]
         coords = layout.chunk_coords(name, task.position, task.block)
         writer.write(name, coords, values.reshape(lead + values.shape), var.fill)
-    for name, values in (("status", result.status),
-                         ("status_message", result.message.astype(str))):
+    for name, values in (("status", result.status), ("status_message", result.message.astype(str))):
         coords = layout.chunk_coords(name, task.position, task.block)
-        writer.write(name, coords, values.reshape(lead + values.shape),
-                     layout.variables[name].fill)
+        writer.write(name, coords, values.reshape(lead + values.shape), layout.variables[name].fill)
     coords = layout.chunk_coords("task_done", task.position, task.block)
-    writer.write("task_done", coords, np.ones(lead + (1,), dtype=bool), False)
+    writer.write("task_done", coords, np.ones((*lead, 1), dtype=bool), False)
 
 
 _BLAS_LIMITED = False
@@ -209,7 +207,3 @@ def run_task(task: Task, context: TaskContext, *, limit_blas: bool = True) -> Ta
     result = compute_task(task, context)
     write_task(task, context, result)
     return TaskOutcome(task.cell, task.block, tuple(int(s) for s in result.status))
-
-
-
-

@@ -59,9 +59,7 @@ def describe_study(config: StudyConfig | str | Path) -> str:
             lines.append(f"  {axis} ({len(values)}): {shown}")
     else:
         lines.append("sweep: none (a single cell)")
-    lines.append(
-        f"tasks: {grid.n_cells} cells x {grid.n_blocks} replicate blocks = {grid.n_tasks}"
-    )
+    lines.append(f"tasks: {grid.n_cells} cells x {grid.n_blocks} replicate blocks = {grid.n_tasks}")
     lines.append(
         f"estimate: charts {', '.join(estimate.charts)}; bounds "
         f"{', '.join(estimate.bounds) or 'none'}; window {describe_window(estimate.window)}; "
@@ -69,10 +67,13 @@ def describe_study(config: StudyConfig | str | Path) -> str:
     )
     used = [dim for dim in layout.sizes if any(dim in v.dims for v in layout.variables.values())]
     dims = ", ".join(f"{dim}: {layout.sizes[dim]}" for dim in used)
-    size = sum(np.prod(layout.shape(name)) * np.dtype(var.dtype).itemsize
-               for name, var in layout.variables.items())
-    lines.append(f"store: dims ({dims}); {len(layout.variables)} variables, "
-                 f"{_bytes(size)} uncompressed")
+    size = sum(
+        np.prod(layout.shape(name)) * np.dtype(var.dtype).itemsize
+        for name, var in layout.variables.items()
+    )
+    lines.append(
+        f"store: dims ({dims}); {len(layout.variables)} variables, {_bytes(size)} uncompressed"
+    )
     work = work_estimate(grid)
     chains = grid.n_cells * study.replicates
     lines.append(
@@ -87,8 +88,10 @@ def describe_study(config: StudyConfig | str | Path) -> str:
     )
     refused = refused_cells(config, grid)
     if refused:
-        lines.append(f"generator: {len(refused)} of {grid.n_cells} cells will be refused "
-                     "(stored with status error):")
+        lines.append(
+            f"generator: {len(refused)} of {grid.n_cells} cells will be refused "
+            "(stored with status error):"
+        )
         for swept, message in refused[:5]:
             where = ", ".join(f"{k} = {_fmt(v)}" for k, v in swept.items()) or "the cell"
             lines.append(f"  {where}: {message}")

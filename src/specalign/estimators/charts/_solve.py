@@ -121,72 +121,70 @@ def find_root(
         x = lo - f_lo * (hi - lo) / (f_hi - f_lo)
     else:
         x = np.array(np.broadcast_to(np.asarray(x0, dtype=np.float64).ravel(), (n,)))
+
+    # State of the active elements only, compacted as elements finish.
+    index = np.flatnonzero(bracketed)
+    lo, hi, f_lo, f_hi, x = lo[index], hi[index], f_lo[index], f_hi[index], x[index]
     outside = ~((x >= lo) & (x <= hi))  # also catches NaN
     x[outside] = 0.5 * (lo[outside] + hi[outside])
-
     # Sign of f at the `lo` end; the end whose value shares the sign of f(x) moves to x.
     sign_lo = np.sign(f_lo)
-    step_before_last = np.abs(hi - lo)
-    last_step = np.abs(hi - lo)
-    x_prev = np.full(n, np.nan)
-    f_prev = np.full(n, np.nan)
+    step_before_last = hi - lo
+    last_step = hi - lo
+    x_prev = np.full(index.size, np.nan)
+    f_prev = np.full(index.size, np.nan)
 
-    active = np.flatnonzero(bracketed)
     for _ in range(maxiter):
-        if active.size == 0:
+        if index.size == 0:
             break
-        xa = x[active]
-        f, dfdx = func(xa, active)
+        f, dfdx = func(x, index)
         f = np.asarray(f, dtype=np.float64)
-        iterations[active] += 1
-        # A non-finite value leaves no usable sign: the element stops, not converged.
-        usable = np.isfinite(f)
-        if not np.all(usable):
-            active, xa, f = active[usable], xa[usable], f[usable]
-            dfdx = None if dfdx is None else np.asarray(dfdx, dtype=np.float64)[usable]
+        iterations[index] += 1
 
-        exact = f == 0
-        moves_lo = np.sign(f) == sign_lo[active]
-        lo[active] = np.where(moves_lo, xa, lo[active])
-        hi[active] = np.where(moves_lo, hi[active], xa)
-        a, b = lo[active], hi[active]
-
+        moves_lo = np.sign(f) == sign_lo
+        lo = np.where(moves_lo, x, lo)
+        hi = np.where(moves_lo, hi, x)
         if dfdx is None:
-            # Secant through the last two iterates; the first step uses the bracket ends.
-            xp, fp = x_prev[active], f_prev[active]
-            first = ~np.isfinite(xp)
-            xp = np.where(first, np.where(moves_lo, b, a), xp)
-            fp = np.where(first, np.where(moves_lo, f_hi[active], f_lo[active]), fp)
-            slope = (f - fp) / (xa - xp)
-            x_prev[active], f_prev[active] = xa, f
+            # Secant through the last two iterates; the first step uses the other bracket end.
+            first = ~np.isfinite(x_prev)
+            xp = np.where(first, np.where(moves_lo, hi, lo), x_prev)
+            fp = np.where(first, np.where(moves_lo, f_hi, f_lo), f_prev)
+            slope = (f - fp) / (x - xp)
+            x_prev, f_prev = x, f
         else:
             slope = np.asarray(dfdx, dtype=np.float64)
-        f_lo[active] = np.where(moves_lo, f, f_lo[active])
-        f_hi[active] = np.where(moves_lo, f_hi[active], f)
+        f_lo = np.where(moves_lo, f, f_lo)
+        f_hi = np.where(moves_lo, f_hi, f)
 
         with np.errstate(divide="ignore", invalid="ignore"):
             step = f / slope
-        x_new = xa - step
-        newton_ok = (
-            np.isfinite(x_new)
-            & (x_new > a)
-            & (x_new < b)
-            & (np.abs(step) <= 0.5 * step_before_last[active])
+        x_new = x - step
+        tolerance = atol + rtol * np.abs(x)
+        usable = np.isfinite(x_new)
+        # A step below the tolerance is accepted even onto a bracket end: near the root a
+        # Newton step smaller than half an ulp rounds back onto x, which is an end.
+        final = usable & (x_new >= lo) & (x_new <= hi) & (np.abs(step) <= tolerance)
+        newton_ok = final | (
+            usable & (x_new > lo) & (x_new < hi) & (np.abs(step) <= 0.5 * step_before_last)
         )
-        midpoint = a + 0.5 * (b - a)
+        midpoint = lo + 0.5 * (hi - lo)
         x_new = np.where(newton_ok, x_new, midpoint)
-        step = np.where(newton_ok, step, xa - midpoint)
-
-        tolerance = atol + rtol * np.abs(x_new)
-        done = exact | (np.abs(step) <= tolerance) | ((b - a) <= 2.0 * tolerance)
-        x_new = np.where(exact, xa, x_new)
-
-        step_before_last[active] = last_step[active]
-        last_step[active] = np.abs(step)
-        x[active] = x_new
-        finished = active[done]
-        root[finished] = x_new[done]
-        converged[finished] = True
-        active = active[~done]
+        step_before_last = last_step
+        last_step = np.where(newton_ok, np.abs(step), hi - midpoint)
+        exact = f == 0
+        x_new = np.where(exact, x, x_new)
+        # A non-finite value of f leaves no usable sign: the element stops, not converged.
+        failed = ~np.isfinite(f)
+        done = exact | final | ((hi - lo) <= 2.0 * tolerance)
+        done &= ~failed
+        x = x_new
+        if np.any(done | failed):
+            root[index[done]] = x[done]
+            converged[index[done]] = True
+            keep = ~(done | failed)
+            index, x, lo, hi = index[keep], x[keep], lo[keep], hi[keep]
+            f_lo, f_hi, sign_lo = f_lo[keep], f_hi[keep], sign_lo[keep]
+            step_before_last, last_step = step_before_last[keep], last_step[keep]
+            x_prev, f_prev = x_prev[keep], f_prev[keep]
 
     return RootResult(root=root, converged=converged, iterations=iterations)

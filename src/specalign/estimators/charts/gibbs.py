@@ -37,20 +37,22 @@ TAYLOR_ORDER = 20
 #: truncation error of ``exp(−δ x)`` is then at most ``y^(N+1)/(N+1)! e^(2y) < 1e-17`` relative.
 TAYLOR_REACH = 1.2
 
-_INVERSE_FACTORIALS = 1.0 / np.array([math.factorial(n) for n in range(TAYLOR_ORDER + 1)])
+INVERSE_FACTORIALS = 1.0 / np.array([math.factorial(n) for n in range(TAYLOR_ORDER + 1)])
 # Nodes of the coarse grid that brackets every root before Newton's method (clipped to
 # alpha_max, which is always added).
 _COARSE_GRID = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
 # Rows of exp(−α x) computed at once while filling the table (bounds temporary memory).
 _ROW_BLOCK_ELEMENTS = 1 << 21
+# Elements per block of a streamed pass over a batch of spectra (1 MiB of float64).
+CACHE_BLOCK_ELEMENTS = 1 << 18
 
 
 def horner(coefficients: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Evaluate ``Σ_n c[..., n] t^n`` (last axis = power) at ``t`` broadcast over the rest."""
-    total = coefficients[..., -1].copy()
-    for n in range(coefficients.shape[-1] - 2, -1, -1):
+    """Evaluate ``Σ_n c[n, ...] t^n`` (first axis = power) at ``t`` broadcast over the rest."""
+    total = coefficients[-1].copy()
+    for n in range(coefficients.shape[0] - 2, -1, -1):
         total *= t
-        total += coefficients[..., n]
+        total += coefficients[n]
     return total
 
 
@@ -87,8 +89,9 @@ class GibbsFamily:
         #: Node spacing ``Δ``.
         self.spacing = 2.0 * TAYLOR_REACH / float(self._x[-1])
         self._log_z = np.zeros(0)
-        # Taylor coefficients m_{n+r}(α_j)/n!, shape (nodes, 3, N + 1), for r = 0, 1, 2.
-        self._series = np.zeros((0, 3, TAYLOR_ORDER + 1))
+        # Taylor coefficients m_{n+r}(α_j)/n!, shape (N + 1, 3, nodes), for r = 0, 1, 2
+        # (nodes last: a gather of nodes gives contiguous rows for Horner's scheme).
+        self._series = np.zeros((TAYLOR_ORDER + 1, 3, 0))
         self._ready = np.zeros(0, dtype=bool)
         self._lock = threading.Lock()
 
@@ -100,7 +103,7 @@ class GibbsFamily:
                 extra = size - self._ready.size
                 self._log_z = np.concatenate([self._log_z, np.zeros(extra)])
                 self._series = np.concatenate(
-                    [self._series, np.zeros((extra, 3, TAYLOR_ORDER + 1))]
+                    [self._series, np.zeros((TAYLOR_ORDER + 1, 3, extra))], axis=2
                 )
                 self._ready = np.concatenate([self._ready, np.zeros(extra, dtype=bool)])
             missing = nodes[~self._ready[nodes]]
@@ -111,10 +114,10 @@ class GibbsFamily:
                 weights = np.exp(-(rows * self.spacing)[:, None] * self._x)
                 z = weights.sum(axis=1)
                 moments = (weights @ self._powers) / z[:, None]
-                self._series[rows] = np.stack(
-                    [moments[:, r : r + TAYLOR_ORDER + 1] * _INVERSE_FACTORIALS for r in range(3)],
-                    axis=1,
-                )
+                for r in range(3):
+                    self._series[:, r, rows] = (
+                        moments[:, r : r + TAYLOR_ORDER + 1] * INVERSE_FACTORIALS
+                    ).T
                 self._log_z[rows] = np.log(z)
                 self._ready[rows] = True
 
@@ -129,10 +132,10 @@ class GibbsFamily:
         alpha = np.asarray(alpha, dtype=np.float64)
         flat = alpha.ravel()
         node = np.rint(flat / self.spacing).astype(np.int64)
-        if flat.size:
+        if flat.size and (node.max() >= self._ready.size or not self._ready[node].all()):
             self._fill(np.unique(node))
         t = node * self.spacing - flat  # = −δ
-        a0, a1, a2 = horner(self._series[node], t[:, None]).T
+        a0, a1, a2 = horner(np.take(self._series, node, axis=2), t)
         mean = a1 / a0
         fisher = a2 / a0 - mean * mean
         log_z = self._log_z[node] + np.log(a0)
@@ -196,9 +199,19 @@ def mean_log_rank_of(h) -> np.ndarray:
     d = h.shape[-1]
     rows = h.reshape(-1, d)
     basis = np.stack([np.ones(d), log_ranks(d)], axis=1)
-    # Shift by the first (largest, for sorted input) entry: no overflow, and the rank-1 term
-    # is exactly 1, so relative accuracy survives even when p_2, p_3, ... are 1e-15.
-    sums = np.exp(rows - rows[:, :1]) @ basis
+    sums = np.empty((rows.shape[0], 2))
+    # Blocks of rows small enough to stay in cache, one reused buffer: the exponential is
+    # the dominant cost of the whole chart and this keeps it at the speed of `np.exp`.
+    block = max(1, CACHE_BLOCK_ELEMENTS // d)
+    buffer = np.empty((min(block, rows.shape[0]), d))
+    for start in range(0, rows.shape[0], block):
+        part = rows[start : start + block]
+        work = buffer[: part.shape[0]]
+        # Shift by the first (largest, for sorted input) entry: no overflow, and the rank-1
+        # term is exactly 1, so relative accuracy survives even when p_2, p_3, ... are 1e-15.
+        np.subtract(part, part[:, :1], out=work)
+        np.exp(work, out=work)
+        np.matmul(work, basis, out=sums[start : start + block])
     target = sums[:, 1] / sums[:, 0]
     bad = ~np.isfinite(target)
     if np.any(bad):
