@@ -16,7 +16,7 @@ Run once (from the repository root)::
 
     python tests/data/make_deep_product_reference.py
 
-Last run: mpmath 1.4.1, Python 3.11, RUNTIME_PLACEHOLDER.
+Last run: mpmath 1.4.1, Python 3.11, 29.7 s on one core (also stored in the JSON).
 """
 
 from __future__ import annotations
@@ -48,13 +48,17 @@ def main() -> None:
     records = []
     for k in range(DEPTH):
         factor = [
-            [mpmath.mpf(int(i == j)) + scale * mpmath.mpf(float(noise[k, i, j]))
-             for j in range(DIMENSION)]
+            [
+                mpmath.mpf(int(i == j)) + scale * mpmath.mpf(float(noise[k, i, j]))
+                for j in range(DIMENSION)
+            ]
             for i in range(DIMENSION)
         ]
         product = [
-            [mpmath.fsum(factor[i][m] * product[m][j] for m in range(DIMENSION))
-             for j in range(DIMENSION)]
+            [
+                mpmath.fsum(factor[i][m] * product[m][j] for m in range(DIMENSION))
+                for j in range(DIMENSION)
+            ]
             for i in range(DIMENSION)
         ]
         depth = k + 1

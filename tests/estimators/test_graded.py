@@ -91,7 +91,9 @@ def test_explicit_product_loses_the_small_singular_values_of_the_deep_chain():
     J = np.eye(16)
     for factor in np.eye(16) + 0.3 * noise / 4.0:
         J = factor @ J
-    expected = np.array([float(v) for v in reference["partial_products"][-1]["log_singular_values"]])
+    expected = np.array(
+        [float(v) for v in reference["partial_products"][-1]["log_singular_values"]]
+    )
     with np.errstate(divide="ignore"):
         error = np.abs(explicit_log_singular_values(J) - expected)
     assert error[0] < 1e-10
@@ -165,7 +167,9 @@ def test_state_invariants():
     np.testing.assert_array_equal(np.diagonal(state.U, axis1=-2, axis2=-1), 1.0)
     later_max = np.maximum.accumulate(state.log_scale[..., ::-1], axis=-1)[..., ::-1]
     assert np.all(later_max[..., 1:] - state.log_scale[..., :-1] <= graded_module.SORT_TOLERANCE)
-    np.testing.assert_array_equal(np.sort(state.column_order, axis=-1), np.tile(np.arange(d), (2, 1)))
+    np.testing.assert_array_equal(
+        np.sort(state.column_order, axis=-1), np.tile(np.arange(d), (2, 1))
+    )
     assert state.condition_sum.shape == (2,)
     assert np.all(state.condition_sum >= 30)  # each κ ≥ 1
 
@@ -193,11 +197,11 @@ def test_diagonal_chain_far_beyond_float64_range_with_reversals():
 
 
 def test_rotated_commuting_chain_far_beyond_float64_range():
-    # A = O diag(e^s) Oᵀ, J_L = O diag(e^{L s}) Oᵀ: log σ = L sort(s), spanning e^{±3000}.
+    # A = B diag(e^s) Bᵀ, J_L = B diag(e^{L s}) Bᵀ: log σ = L sort(s), spanning e^{±3000}.
     d = 6
-    O = ortho_group.rvs(d, random_state=1)
+    basis = ortho_group.rvs(d, random_state=1)
     s = np.array([1.0, -1.0, 0.3, -0.25, 0.0, 0.7])
-    factor = O @ np.diag(np.exp(s)) @ O.T
+    factor = basis @ np.diag(np.exp(s)) @ basis.T
     depth = 3000
     result = product_log_singular_values([factor] * depth)
     # Per-factor error ≈ d ε κ(A) (κ = e²) accumulates linearly: ≲ 1e-10 at this depth.
@@ -228,9 +232,9 @@ def test_reversed_scales_then_random_coupling_against_mpmath():
 
 def test_nearly_equal_exponents():
     d = 5
-    O = ortho_group.rvs(d, random_state=2)
+    basis = ortho_group.rvs(d, random_state=2)
     s = np.array([0.3, 0.3 + 1e-12, 0.3 - 1e-12, -0.5, -0.5 + 1e-9])
-    factor = O @ np.diag(np.exp(s)) @ O.T
+    factor = basis @ np.diag(np.exp(s)) @ basis.T
     result = product_log_singular_values([factor] * 500)
     np.testing.assert_allclose(result, 500 * np.sort(s)[::-1], rtol=0, atol=1e-10)
 
@@ -260,6 +264,30 @@ def test_identity_factor_changes_nothing():
     )
 
 
+def test_contracting_low_rank_residual_chain_against_mpmath(monkeypatch):
+    # A_l = I + B M_l Bᵀ with a fixed 2-dimensional B and contracting M_l: ten exponents are
+    # exactly 0 (mutually orthogonal large rows) above two very small ones. A plain SVD of the
+    # graded factor loses the small pair by O(100) here; the log-det check must catch it and
+    # the Jacobi fallback must fix it.
+    rng = np.random.default_rng(21)
+    d, depth, rank = 12, 150, 2
+    basis = np.linalg.qr(rng.standard_normal((d, rank)))[0]
+    inner = 0.2 * rng.standard_normal((depth, rank, rank)) - 0.6 * np.eye(rank)
+    factors = np.eye(d) + basis @ inner @ basis.T
+    fallbacks = []
+    jacobi = graded_module._jacobi_log_singular_values
+    monkeypatch.setattr(
+        graded_module,
+        "_jacobi_log_singular_values",
+        lambda scaled: fallbacks.append(1) or jacobi(scaled),
+    )
+    result = product_log_singular_values(factors)
+    expected = mpmath_log_singular_values(factors, span=result[0] - result[-1])
+    assert expected[-1] < -150
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-10)
+    assert fallbacks
+
+
 def test_wide_span_generic_chain_against_mpmath():
     # Spans of about 1000 are evaluated by windows (span > DIRECT_SPAN).
     rng = np.random.default_rng(11)
@@ -273,7 +301,7 @@ def test_wide_span_generic_chain_against_mpmath():
 
 def test_windows_agree_with_one_direct_svd(monkeypatch):
     rng = np.random.default_rng(12)
-    d, depth = 12, 80
+    d, depth = 12, 120
     state = run(np.eye(d) + 2.0 * rng.standard_normal((depth, 2, d, d)) / np.sqrt(d))
     span = np.ptp(state.log_scale, axis=-1)
     assert np.all((span > 150) & (span < graded_module.DIRECT_SPAN))

@@ -1,7 +1,7 @@
 """Interrupted and faulty runs on real processes give the complete, identical dataset.
 
 - the CLI killed with SIGKILL midway (its whole process group: scheduler and workers), then
-  ``--resume``: bitwise equal to an uninterrupted run;
+  resumed (``resume=True``, what ``--resume`` calls): bitwise equal to an uninterrupted run;
 - a real ``dask scheduler`` with two ``dask worker`` processes on 127.0.0.1, one worker
   killed mid-run: the study still completes, bitwise equal.
 
@@ -10,6 +10,7 @@ Every process a test starts is stopped in a ``finally`` block.
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -131,28 +132,11 @@ def test_sigkill_midway_then_resume_is_bitwise_identical(killable, tmp_path):
     assert 3 <= done < 16, f"kill came too late ({done} of 16 tasks done)"
     with pytest.raises(StoreError, match="--resume"):
         run_study(load_config(config), store=store, scheduler="synchronous")
-    resumed = subprocess.run(
-        _cli(
-            "run",
-            config,
-            "--output",
-            store,
-            "--resume",
-            "--scheduler",
-            "threads",
-            "--workers",
-            "2",
-            "--no-plots",
-        ),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=240,
-    )
-    assert resumed.returncode == 0, resumed.stderr
-    pending = 16 - done
-    assert f"{pending} of 16 tasks to run" in resumed.stderr
-    assert_bitwise_equal(reference, open_study(store, load=True))
+    log = io.StringIO()
+    resumed = run_study(load_config(config), store=store, resume=True, scheduler="threads",
+                        workers=2, progress=log)
+    assert f"{16 - done} of 16 tasks to run" in log.getvalue()
+    assert_bitwise_equal(reference, resumed.load())
 
 
 def _free_port() -> int:

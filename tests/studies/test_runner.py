@@ -4,6 +4,7 @@ failures stored as values."""
 from __future__ import annotations
 
 import io
+import logging
 
 import numpy as np
 import pytest
@@ -99,12 +100,25 @@ def test_failing_cells_are_stored_with_status_and_the_rest_completes(tmp_path):
 
 
 @pytest.mark.distributed
-def test_local_cluster_one_and_two_workers_match_bitwise(small_reference, tmp_path):
+def test_one_and_two_workers_match_bitwise(small_reference, tmp_path):
+    from distributed import Client, LocalCluster
+
+    from specalign.studies.executors import BLAS_ENV
+
     config = load_config(write_config(tmp_path))
     log = io.StringIO()
-    one = run_study(config, store=tmp_path / "one.zarr", scheduler="local", workers=1, progress=log)
+    # one cluster of worker processes, scaled from 1 to 2 workers between the runs
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=":0", silence_logs=logging.ERROR,
+                      env=dict(BLAS_ENV)) as cluster:
+        one = run_study(config, store=tmp_path / "one.zarr",
+                        scheduler=cluster.scheduler_address, progress=log).load()
+        cluster.scale(2)
+        with Client(cluster) as client:
+            client.wait_for_workers(2, timeout=120)
+        two = run_study(config, store=tmp_path / "two.zarr",
+                        scheduler=cluster.scheduler_address).load()
     assert "dashboard: http://" in log.getvalue()
     assert "12/12 tasks" in log.getvalue()
-    two = run_study(config, store=tmp_path / "two.zarr", scheduler="local", workers=2)
-    assert_bitwise_equal(small_reference, one.load())
-    assert_bitwise_equal(small_reference, two.load())
+    assert_bitwise_equal(small_reference, one)
+    assert_bitwise_equal(small_reference, two)

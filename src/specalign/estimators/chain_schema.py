@@ -67,6 +67,10 @@ _BASE: dict[str, VariableSpec] = {
     "log_condition_product": VariableSpec(
         (_R, _I), "float64", "log condition number of J_l", "nat", "log(σ_1(J_l)/σ_d(J_l))",
     ),
+    "log_spectrum_error_estimate": VariableSpec(
+        (_R,), "float64", "estimated error of the log-singular values", "nat",
+        "first-order bound 4 d ε (κ(U_L) + Σ_l κ(A_l)) on |δ log σ_k(J_l)|, any l",
+    ),
     "bw_step": VariableSpec(
         (_R, _I), "float64", "spectral Bures–Wasserstein step", "1",
         "b_l = ‖√λ(J_l) − √λ(J_{l−1})‖₂ (trace-d normalized spectra)",

@@ -25,7 +25,7 @@ import numpy as np
 from scipy.linalg import blas, lapack
 
 from .._validation import as_float_array, check_dimension
-from ..errors import DimensionError, InputError, RankDeficientError
+from ..errors import DimensionError, InputError, RankDeficientError, SpecalignError
 
 __all__ = [
     "GradedProduct",
@@ -51,6 +51,10 @@ SORT_TOLERANCE = 2.0
 # Largest span max(g) − min(g) evaluated by one SVD of exp(g − max g) · U: e^-600 ≈ 1e-261
 # stays clear of float64's subnormal range (below e^-708) with room for the conditioning of U.
 DIRECT_SPAN = 600.0
+# Tolerance of the log-det and majorization checks of a fast SVD, in units of d ε (1 + max|g|):
+# an accurate SVD misses the exact log|det| by a few d ε max|g| (rounding of the shifts and
+# logs); the failures it guards against miss it by O(1).
+_CHECK_ULPS = 1e3
 # Distance (in log-scale) between a window's core and its cut rows: the decoupling error of the
 # windowed evaluation is about e^{−2·WINDOW_MARGIN} κ(U)², negligible for κ(U) up to 1e10.
 WINDOW_MARGIN = 40.0
@@ -267,7 +271,7 @@ def _positive_qr(A: np.ndarray, Q: np.ndarray, batch: tuple[int, ...]):
     lwork = _geqrf_lwork(d)
     for n in range(len(flat)):
         fortran = flat[n].T
-        _, tau, _, info = lapack.dgeqrf(fortran, lwork=lwork, overwrite_a=1)
+        _, tau, _, _ = lapack.dgeqrf(fortran, lwork=lwork, overwrite_a=1)
         if np.any(np.diagonal(fortran) == 0.0):
             raise RankDeficientError(
                 "a factor A is exactly singular (zero QR pivot), so the product has a zero "
@@ -421,35 +425,90 @@ def graded_log_singular_values(state: GradedProduct) -> np.ndarray:
 
     Notes
     -----
-    ``σ(J) = σ(diag(e^g) U)``. When ``span(g) <= DIRECT_SPAN`` this is one values-only SVD of
-    ``diag(e^{g − max g}) U`` (rows sorted by decreasing scale: Householder bidiagonalization is
-    then row-wise backward stable, so every ``σ_k`` has relative error about ``d ε κ(U)``).
-    Wider spans are cut into overlapping windows whose cores are ``WINDOW_MARGIN`` away from the
-    cut rows; each window is one QR and one SVD (docs/theory/graded-product.md).
+    ``σ(J) = σ(diag(e^g) U)``. When ``span(g) <= DIRECT_SPAN`` this is one values-only SVD
+    (LAPACK ``gesdd``) of ``diag(e^{g − max g}) U``, accepted when it passes the exact
+    identity ``Σ_k log σ_k = Σ_k g_k`` (``log|det|``, as ``U`` is unit triangular) and the
+    Weyl–Horn inequalities ``Σ_{k≤m} log σ_k ≥ Σ_{k≤m} sort↓(g)_k``. Bidiagonalization has no
+    pivoting, so it can lose the small singular values of a graded matrix (when the large
+    rows are nearly mutually orthogonal, e.g. equal leading exponents over a large gap);
+    the check catches that and the matrix is then redone by LAPACK ``gejsv`` (preconditioned
+    one-sided Jacobi, relative accuracy ``≈ d ε κ(U)``, about 7 times slower). Wider spans are
+    cut into overlapping windows (each one QR and one checked SVD). See
+    docs/theory/graded-product.md.
     """
     g, U = state.log_scale, state.U
     d = g.shape[-1]
     batch = g.shape[:-1]
     g_flat = g.reshape(-1, d)
     U_flat = np.broadcast_to(U, (*batch, d, d)).reshape(-1, d, d)
-    top = g_flat.max(axis=-1)
-    span = top - g_flat.min(axis=-1)
-    out = np.empty_like(g_flat)
+    span = np.ptp(g_flat, axis=-1)
     direct = span <= DIRECT_SPAN
+    out = np.empty_like(g_flat)
     if np.all(direct):  # the common case: no boolean-index copies
-        scaled = np.exp(g_flat - top[:, None])[:, :, None] * U_flat
-        out = _safe_log(np.linalg.svd(scaled, compute_uv=False)) + top[:, None]
+        out = _checked_log_singular_values(g_flat, U_flat, g_flat)
     elif np.any(direct):
-        scaled = np.exp(g_flat[direct] - top[direct, None])[:, :, None] * U_flat[direct]
-        sigma = np.linalg.svd(scaled, compute_uv=False)
-        out[direct] = _safe_log(sigma) + top[direct, None]
-    for n in np.flatnonzero(~direct | ~np.isfinite(out).all(axis=-1)):
+        out[direct] = _checked_log_singular_values(g_flat[direct], U_flat[direct], g_flat[direct])
+    for n in np.flatnonzero(~direct):
         out[n] = _windowed_log_singular_values(g_flat[n], U_flat[n])
     return out.reshape(*batch, d)
 
 
+def _checked_log_singular_values(
+    g: np.ndarray, T: np.ndarray, log_diagonal: np.ndarray
+) -> np.ndarray:
+    """Descending ``log σ(diag(e^g) T)`` for a batch (N, d) / (N, d, d), span(g) <= 700.
+
+    ``T`` is triangular and ``log_diagonal = g + log|diag T|`` (exact, from the factors):
+    ``Σ log σ = Σ log_diagonal`` and the majorization of ``sort↓(log_diagonal)`` by ``log σ``
+    are the checks; the fast SVD is redone by preconditioned Jacobi where they fail.
+    """
+    top = g.max(axis=-1, keepdims=True)
+    with np.errstate(under="ignore"):
+        scaled = np.exp(g - top)[..., :, None] * T
+    logs = _safe_log(np.linalg.svd(scaled, compute_uv=False)) + top
+    for n in np.flatnonzero(~_passes_checks(logs, log_diagonal)):
+        logs[n] = _jacobi_log_singular_values(scaled[n]) + top[n]
+    return logs
+
+
+def _passes_checks(logs: np.ndarray, log_diagonal: np.ndarray) -> np.ndarray:
+    """``Σ log σ = log|det|`` and Weyl–Horn ``Σ_{k≤m} log σ_k ≥ Σ_{k≤m} sort↓(log|T_kk|)``.
+
+    Shapes (N, d) → (N,). For a triangular matrix the eigenvalues are the diagonal entries,
+    which the singular values majorize multiplicatively (equality of the full products).
+    """
+    d = log_diagonal.shape[-1]
+    scale = 1.0 + np.abs(log_diagonal).max(axis=-1)
+    tolerance = _CHECK_ULPS * d * _EPS * scale
+    diagonal_sorted = -np.sort(-log_diagonal, axis=-1)
+    excess = np.cumsum(logs, axis=-1) - np.cumsum(diagonal_sorted, axis=-1)
+    finite = np.isfinite(logs).all(axis=-1)
+    with np.errstate(invalid="ignore"):
+        det_ok = np.abs(excess[..., -1]) <= tolerance
+        majorized = (excess >= -tolerance[:, None]).all(axis=-1)
+    return finite & det_ok & majorized
+
+
+def _jacobi_log_singular_values(scaled: np.ndarray) -> np.ndarray:
+    """Descending ``log σ`` of one row-graded matrix by LAPACK ``dgejsv`` (JOBA='C').
+
+    ``dgejsv`` (Drmač–Veselić) is QR with column pivoting and row sorting followed by one-sided
+    Jacobi; for ``B = D X`` it has relative accuracy ``≈ d ε κ(X)`` for every singular value.
+    It is applied to ``Bᵀ = Xᵀ D`` (the column-scaled form its accuracy statement is about).
+    """
+    sva, _, _, work, _, info = lapack.dgejsv(
+        np.asfortranarray(scaled.T), joba=0, jobu=3, jobv=3, jobr=1, jobt=0, jobp=0
+    )
+    if info != 0:
+        raise SpecalignError(
+            f"LAPACK dgejsv failed (info={info}) on a graded factor; the product is too "
+            "ill-conditioned for float64 log-spectra"
+        )
+    return np.sort(_safe_log(sva))[::-1] + (math.log(work[0]) - math.log(work[1]))
+
+
 def _safe_log(x: np.ndarray) -> np.ndarray:
-    """``log x`` with ``−inf`` (no warning) for zeros; callers re-evaluate those rows."""
+    """``log x`` with ``−inf`` (no warning) for zeros; the checks then reject the result."""
     with np.errstate(divide="ignore"):
         return np.log(x)
 
@@ -478,13 +537,11 @@ def _windowed_log_singular_values(g: np.ndarray, U: np.ndarray) -> np.ndarray:
         m = int(np.count_nonzero(prefix_min[:start] >= core_top + WINDOW_MARGIN))
         below = np.flatnonzero(suffix_max[stop:] <= core_low - WINDOW_MARGIN)
         k = stop + int(below[0]) if below.size else d
-        R = np.linalg.qr(U[:k].T, mode="r")
-        window = R[m:k, m:k]
-        top = g[m:k].max()
-        with np.errstate(under="ignore"):
-            scaled = np.exp(g[m:k] - top)[:, None] * window.T
-        logs = np.sort(_safe_log(np.linalg.svd(scaled, compute_uv=False)))[::-1] + top
-        out[start:stop] = logs[start - m : stop - m]
+        window = np.linalg.qr(U[:k].T, mode="r")[m:k, m:k]
+        g_window = g[m:k]
+        log_diagonal = g_window + np.log(np.abs(np.diagonal(window)))
+        logs = _checked_log_singular_values(g_window[None], window.T[None], log_diagonal[None])
+        out[start:stop] = logs[0, start - m : stop - m]
         start = stop
     return out
 

@@ -90,9 +90,7 @@ ROLE_PATTERNS: Mapping[str, str] = types.MappingProxyType(
         "query": r"\b(query|q_proj|q_lin|wq|q)\b",
         "key": r"\b(key|k_proj|k_lin|wk|k)\b",
         "value": r"\b(value|v_proj|v_lin|wv|v)\b",
-        "mlp_in": (
-            r"intermediate\.dense|\b(fc1|up_proj|c_fc|lin1|w1|wi|dense_h_to_4h)\b"
-        ),
+        "mlp_in": (r"intermediate\.dense|\b(fc1|up_proj|c_fc|lin1|w1|wi|dense_h_to_4h)\b"),
         "mlp_out": r"output\.dense|\b(fc2|down_proj|c_proj|lin2|w2|wo|dense_4h_to_h)\b",
     }
 )
@@ -109,9 +107,19 @@ MATRIX_STATUSES = ("ok", "skipped", "rejected")
 _LAYOUTS = ("out_in", "in_out")
 _BLOCK_PATTERN = re.compile(r"(?:^|\.)(\d+)(?:\.|$)")
 _SAFETENSORS_DTYPES = {
-    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
-    "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8",
-    "U16": "uint16", "U32": "uint32", "U64": "uint64", "BOOL": "bool",
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U8": "uint8",
+    "U16": "uint16",
+    "U32": "uint32",
+    "U64": "uint64",
+    "BOOL": "bool",
 }
 _FLOAT_DTYPES = ("float64", "float32", "float16", "bfloat16")
 
@@ -186,8 +194,9 @@ def _natural_key(name: str) -> tuple:
 
 def _entry(name: str, shape, dtype: str, patterns) -> TensorEntry:
     stack, block = tensor_block(name)
-    return TensorEntry(name, tuple(int(n) for n in shape), dtype, stack, block,
-                       tensor_role(name, patterns))
+    return TensorEntry(
+        name, tuple(int(n) for n in shape), dtype, stack, block, tensor_role(name, patterns)
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -219,7 +228,7 @@ class _SafetensorsReader:
             try:
                 with safe_open(str(path), framework="np") as handle:
                     self.metadata.update(handle.metadata() or {})
-                    for name in handle.keys():  # noqa: SIM118 - a safe_open handle, not a dict
+                    for name in handle.keys():
                         tensor = handle.get_slice(name)
                         dtype = _SAFETENSORS_DTYPES.get(tensor.get_dtype(), tensor.get_dtype())
                         if name in self._where:
@@ -231,7 +240,7 @@ class _SafetensorsReader:
                         self._info[name] = (tuple(tensor.get_shape()), dtype)
             except WeightsError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - SafetensorError and friends
+            except Exception as exc:
                 raise _corrupt(path, "safetensors", exc) from None
 
     def entries(self):
@@ -245,7 +254,7 @@ class _SafetensorsReader:
                 return _read_safetensors_bfloat16(path, name, shape)
             with _safetensors().safe_open(str(path), framework="np") as handle:
                 return handle.get_tensor(name)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _corrupt(path, "safetensors", exc) from None
 
 
@@ -293,14 +302,16 @@ class _NpzReader:
                         continue
                     with archive.open(member) as handle:
                         version = np.lib.format.read_magic(handle)
-                        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                                       else np.lib.format.read_array_header_2_0)
+                        read_header = (
+                            np.lib.format.read_array_header_1_0
+                            if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0
+                        )
                         shape, _, dtype = read_header(handle)
                     name = member[: -len(".npy")]
                     self._members[name] = member
-                    self._info[name] = (tuple(shape), "object" if dtype.hasobject
-                                        else dtype.name)
-        except Exception as exc:  # noqa: BLE001 - BadZipFile, EOFError, ValueError, ...
+                    self._info[name] = (tuple(shape), "object" if dtype.hasobject else dtype.name)
+        except Exception as exc:
             raise _corrupt(path, "an .npz archive", exc) from None
 
     def entries(self):
@@ -311,7 +322,7 @@ class _NpzReader:
         try:
             with zipfile.ZipFile(path) as archive, archive.open(self._members[name]) as handle:
                 return np.lib.format.read_array(handle, allow_pickle=False)
-        except Exception as exc:  # noqa: BLE001 - bad CRC, truncated member, ...
+        except Exception as exc:
             raise _corrupt(path, "an .npz archive", exc) from None
 
 
@@ -336,21 +347,28 @@ class _TorchReader:
             ) from None
         try:
             state = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - RuntimeError, UnpicklingError, EOFError
+        except Exception as exc:
             raise _corrupt(path, "a PyTorch checkpoint", exc) from None
         self._tensors = _flatten_state(state)
         if not self._tensors:
             raise WeightsError(f"{path} holds no tensors (expected a state dict)")
 
     def entries(self):
-        return [(name, tuple(t.shape), str(t.dtype).removeprefix("torch."))
-                for name, t in self._tensors.items()]
+        return [
+            (name, tuple(t.shape), str(t.dtype).removeprefix("torch."))
+            for name, t in self._tensors.items()
+        ]
 
     def read(self, name: str) -> np.ndarray:
-        tensor = self._tensors[name].detach().cpu()
-        if str(tensor.dtype) in ("torch.bfloat16", "torch.float16"):
-            tensor = tensor.float()
-        return tensor.numpy()
+        try:
+            tensor = self._tensors[name].detach().cpu()
+            if str(tensor.dtype) in ("torch.bfloat16", "torch.float16"):
+                tensor = tensor.float()
+            return tensor.numpy()
+        except Exception as exc:
+            raise WeightsError(
+                f"cannot convert tensor {name!r} of {self.paths[0]} to numpy: {exc}"
+            ) from None
 
 
 def _flatten_state(state, prefix: str = "") -> dict[str, object]:
@@ -467,8 +485,9 @@ class WeightsFile:
         return np.asarray(self._reader.read(self._prefix + name))
 
 
-def open_weights(path, *, format: str | None = None,
-                 role_patterns: Mapping[str, str] | None = None) -> WeightsFile:
+def open_weights(
+    path, *, format: str | None = None, role_patterns: Mapping[str, str] | None = None
+) -> WeightsFile:
     """Open a weight file and list its tensors (no tensor is loaded, except for torch).
 
     Parameters
@@ -511,7 +530,7 @@ def open_weights(path, *, format: str | None = None,
         raise WeightsError(f"{path} holds no tensors")
     prefix = _unwrap_prefix(name for name, _, _ in raw)
     entries = sorted(
-        (_entry(name[len(prefix):], shape, dtype, role_patterns) for name, shape, dtype in raw),
+        (_entry(name[len(prefix) :], shape, dtype, role_patterns) for name, shape, dtype in raw),
         key=lambda entry: _natural_key(entry.name),
     )
     return WeightsFile(path, reader, tuple(entries), prefix)
@@ -528,8 +547,9 @@ def _matches(name: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(name, pattern)
 
 
-def select_tensors(weights: WeightsFile, patterns: str | Sequence[str] | None = None
-                   ) -> tuple[TensorEntry, ...]:
+def select_tensors(
+    weights: WeightsFile, patterns: str | Sequence[str] | None = None
+) -> tuple[TensorEntry, ...]:
     """Tensors whose name matches any of ``patterns`` (all tensors for None), in file order.
 
     Parameters
@@ -570,8 +590,7 @@ def select_tensors(weights: WeightsFile, patterns: str | Sequence[str] | None = 
     return chosen
 
 
-def group_by_block(entries: Iterable[TensorEntry]
-                   ) -> dict[tuple[str, int], dict[str, TensorEntry]]:
+def group_by_block(entries: Iterable[TensorEntry]) -> dict[tuple[str, int], dict[str, TensorEntry]]:
     """Matrices (ndim >= 2) with a known role, grouped as ``{(stack, block): {role: entry}}``.
 
     Blocks appear in depth order. Tensors without a block index or with role ``"other"``
@@ -625,8 +644,7 @@ class PreparedMatrix:
 
 
 def _zero_lines(matrix: np.ndarray) -> tuple[int, int]:
-    return (int(np.count_nonzero(~matrix.any(axis=1))),
-            int(np.count_nonzero(~matrix.any(axis=0))))
+    return (int(np.count_nonzero(~matrix.any(axis=1))), int(np.count_nonzero(~matrix.any(axis=0))))
 
 
 def _skip_reason(shape: tuple[int, ...], dtype: str) -> str | None:
@@ -636,7 +654,9 @@ def _skip_reason(shape: tuple[int, ...], dtype: str) -> str | None:
     if len(shape) == 1:
         return "1-D tensor (bias or norm gain), skipped"
     if dtype not in _FLOAT_DTYPES:
-        return f"{dtype} tensor (not a weight matrix), skipped"
+        if dtype.startswith(("int", "uint", "bool")):
+            return f"{dtype} tensor (not a weight matrix), skipped"
+        return f"unsupported dtype {dtype} (profiles read float16/32/64 and bfloat16), skipped"
     d = min(shape[0], math.prod(shape[1:]))
     if d < 2:
         return f"d = min(m, n) = {d} < 2 (no spectrum shape), skipped"
@@ -698,10 +718,14 @@ def prepare_matrix(array, dtype: str | None = None) -> PreparedMatrix:
     zero_rows, zero_cols = _zero_lines(matrix)
     d = min(m, n)
     if m - zero_rows < d or n - zero_cols < d:
-        parts = [f"{count} all-zero {what}" for count, what in
-                 ((zero_rows, "rows"), (zero_cols, "columns")) if count]
+        parts = [
+            f"{count} all-zero {what}"
+            for count, what in ((zero_rows, "rows"), (zero_cols, "columns"))
+            if count
+        ]
         return PreparedMatrix(
-            None, "rejected",
+            None,
+            "rejected",
             f"rank deficient: {', '.join(parts)} (rank <= {min(m - zero_rows, n - zero_cols)} "
             f"< d = {d})",
         )
@@ -771,8 +795,9 @@ def _choose_stack(groups, needed: set[str], path: Path) -> str:
     return next(iter(complete))
 
 
-def _path_product(weights: WeightsFile, outer: TensorEntry, inner: TensorEntry,
-                  layout: str) -> np.ndarray:
+def _path_product(
+    weights: WeightsFile, outer: TensorEntry, inner: TensorEntry, layout: str
+) -> np.ndarray:
     W_out = weights.read(outer.name)
     W_in = weights.read(inner.name)
     for entry, W in ((outer, W_out), (inner, W_in)):

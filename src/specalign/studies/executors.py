@@ -8,6 +8,7 @@ their own results into the store; only the small outcome travels back.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import warnings
@@ -16,12 +17,13 @@ from typing import Any, NamedTuple
 
 from ..errors import ConfigError
 from .grid import Task
-from .task import TaskContext, TaskOutcome, run_task
+from .task import TaskContext, TaskOutcome, run_batch, run_task
 
 __all__ = [
     "BLAS_ENV",
     "Execution",
     "Session",
+    "batch_tasks",
     "check_backend",
     "distributed_client",
     "open_session",
@@ -46,10 +48,6 @@ class Execution(NamedTuple):
     workers: int | None
     threads_per_worker: int
     jobqueue: dict[str, Any]
-
-    @property
-    def is_distributed(self) -> bool:
-        return self.scheduler not in ("threads", "synchronous")
 
 
 def check_backend(execution: Execution) -> None:
@@ -84,7 +82,8 @@ def open_session(execution: Execution) -> Iterator[Session]:
         yield Session(lambda *args: _run_threaded(*args, workers=execution.workers), None)
     else:
         with distributed_client(execution) as client:
-            yield Session(lambda *args: _run_distributed(client, *args), client.dashboard_link)
+            run = functools.partial(_run_distributed, client, workers=execution.workers)
+            yield Session(run, client.dashboard_link)
 
 
 def _run_synchronous(tasks, context, on_done) -> None:
@@ -116,15 +115,57 @@ def _run_threaded(tasks, context, on_done, *, workers) -> None:
         dask.compute(*calls, scheduler="threads", num_workers=workers)
 
 
-def _run_distributed(client, tasks, context, on_done) -> None:
+def _run_distributed(client, tasks, context, on_done, *, workers: int | None) -> None:
     from distributed import as_completed
 
-    futures = client.map(run_task, tasks, context=context, pure=False)
+    n_workers = len(client.scheduler_info().get("workers", {})) or workers or 1
+    batches = batch_tasks(tasks, n_workers)
+    # the context goes to the workers once, not with every task
+    shared = client.scatter(context, broadcast=True, hash=False)
+    futures = client.map(run_batch, batches, context=shared, pure=False)
     try:
         for future in as_completed(futures):
-            on_done(future.result())
+            for outcome in future.result():
+                on_done(outcome)
     finally:
-        client.cancel(futures)
+        client.cancel([*futures, shared])
+
+
+#: Estimated seconds a batch should take: long enough that the scheduler's few
+#: milliseconds per task are negligible, short enough for progress and for load balance.
+BATCH_SECONDS = 1.0
+_FLOPS_PER_SECOND = 2e9
+_SECONDS_PER_CHAIN_CALL = 0.01  # fixed cost of one generator + analyze_chain call
+
+
+def estimated_seconds(task: Task) -> float:
+    """Rough single-core time of a task (the flop count of :func:`.grid.work_estimate`)."""
+    d, depth = int(task.params["d"]), int(task.params["depth"])
+    flops = (task.stop - task.start) * depth * (3 * (4 + 8 / 3) + 2) * d**3
+    return _SECONDS_PER_CHAIN_CALL + flops / _FLOPS_PER_SECOND
+
+
+def batch_tasks(tasks: list[Task], n_workers: int) -> list[list[Task]]:
+    """Group consecutive tasks into scheduler tasks of about :data:`BATCH_SECONDS`.
+
+    At least four batches per worker are kept (load balance), and a task estimated to take
+    longer than :data:`BATCH_SECONDS` stays alone. The grouping changes only the scheduling:
+    each task still writes its own chunks and completion flag.
+    """
+    max_size = max(1, len(tasks) // (4 * max(n_workers, 1)))
+    batches: list[list[Task]] = []
+    current: list[Task] = []
+    seconds = 0.0
+    for task in tasks:
+        cost = estimated_seconds(task)
+        if current and (len(current) >= max_size or seconds + cost > BATCH_SECONDS):
+            batches.append(current)
+            current, seconds = [], 0.0
+        current.append(task)
+        seconds += cost
+    if current:
+        batches.append(current)
+    return batches
 
 
 @contextlib.contextmanager
@@ -157,7 +198,12 @@ def distributed_client(execution: Execution) -> Iterator[Any]:
         import dask_jobqueue
 
         cluster_class = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}
-        cluster = cluster_class[scheduler](**execution.jobqueue)
+        try:
+            cluster = cluster_class[scheduler](**execution.jobqueue)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"execution.jobqueue: {exc}") from None
         cluster.scale(n=execution.workers or 1)
     with cluster, Client(cluster) as client:
+        if scheduler in ("slurm", "pbs"):
+            client.wait_for_workers(1)  # batch jobs may queue; scatter needs a worker
         yield client

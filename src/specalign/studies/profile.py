@@ -32,7 +32,7 @@ import numpy as np
 import xarray as xr
 
 from .._validation import check_choice
-from ..errors import InputError, RankDeficientError, WeightsError
+from ..errors import InputError, RankDeficientError, StoreError, WeightsError
 from ..estimators.bounds import BOUNDS, CHART_BOUNDS
 from ..estimators.chain import ChainConditionWarning, analyze_chain
 from ..estimators.charts import CHARTS, chart_module
@@ -83,16 +83,26 @@ CHAINS: Mapping[str, tuple[str, ...]] = {
 }
 
 _ROLE_TITLES = {
-    "query": "query W_Q", "key": "key W_K", "value": "value W_V",
-    "attention_output": "attention output W_O", "mlp_in": "MLP in W_1", "mlp_out": "MLP out W_2",
+    "query": "query W_Q",
+    "key": "key W_K",
+    "value": "value W_V",
+    "attention_output": "attention output W_O",
+    "mlp_in": "MLP in W_1",
+    "mlp_out": "MLP out W_2",
 }
 _BOUND_ACTUAL_LABEL = {
-    "margin": "|Δα̂_l|", "apriori": "|Δα̂_l|", "lidskii": "|Δα̂_l| (ls)",
-    "displacement": "|α̂_l − α̂_0|", "hellinger": "H(p_0, p_l)",
-    "transport": "T_l = Σ b_i", "action": "T_l = Σ b_i",
+    "margin": "|Δα̂_l|",
+    "apriori": "|Δα̂_l|",
+    "lidskii": "|Δα̂_l| (ls)",
+    "displacement": "|α̂_l − α̂_0|",
+    "hellinger": "H(p_0, p_l)",
+    "transport": "T_l = Σ b_i",
+    "action": "T_l = Σ b_i",
 }
 _MISSING_INT = -1
 _NOT_FITTED = -1
+# Largest stack of matrices handed to one spectra call (bytes of float64).
+_STACK_BYTES = 64 * 2**20
 
 
 # --------------------------------------------------------------------------------------
@@ -111,22 +121,66 @@ def _charts(charts) -> tuple[str, ...]:
     return charts
 
 
-def _spectrum_of(prepared, rank_tol):
-    """``(log σ, status, reason)`` of a prepared matrix: one SVD, or why it failed."""
-    if prepared.status != "ok":
-        return None, prepared.status, prepared.reason
+def _one_spectrum(matrix: np.ndarray, method: str, rank_tol) -> tuple:
+    """``(log σ, status, reason)`` of one matrix, or why it has no spectrum."""
     try:
-        log_sigma = log_singular_values(prepared.matrix, rank_tol=rank_tol)
+        return log_singular_values(matrix, method=method, rank_tol=rank_tol), "ok", ""
     except RankDeficientError:
-        sigma = np.linalg.svd(prepared.matrix, compute_uv=False)
+        sigma = np.linalg.svd(matrix, compute_uv=False)
         ratio = sigma[-1] / sigma[0] if sigma[0] > 0 else 0.0
-        return None, "rejected", (
-            f"rank deficient: σ_min/σ_max = {ratio:.3g} at or below rank_tol "
-            f"({'max(m, n)·eps' if rank_tol is None else rank_tol})"
+        return (
+            None,
+            "rejected",
+            (
+                f"rank deficient: σ_min/σ_max = {ratio:.3g} at or below rank_tol "
+                f"({'max(m, n)·eps' if rank_tol is None else rank_tol})"
+            ),
         )
     except InputError as exc:  # the SVD did not converge
         return None, "rejected", str(exc)
-    return log_sigma, "ok", prepared.reason
+
+
+def _stacked_spectra(matrices: Mapping[int, np.ndarray], method: str, rank_tol) -> dict:
+    """``{row: (log σ, status, reason)}`` of same-shape matrices in one stacked call.
+
+    Stacking lets the ``auto`` route probe one matrix per stack instead of every matrix
+    (trained weights are usually too ill-conditioned for the Gram route, and each failed
+    probe costs a Gram eigensolve). A stack holding a singular matrix is redone matrix by
+    matrix, so that only that matrix is rejected.
+    """
+    rows = list(matrices)
+    try:
+        stack = log_singular_values(
+            np.stack([matrices[r] for r in rows]), method=method, rank_tol=rank_tol
+        )
+    except InputError:
+        return {r: _one_spectrum(matrices[r], method, rank_tol) for r in rows}
+    return {r: (stack[i], "ok", "") for i, r in enumerate(rows)}
+
+
+class _SpectraQueue:
+    """Matrices waiting for their spectra, flushed per shape once a stack is full.
+
+    Memory stays at about one stack (``_STACK_BYTES``) per distinct shape, whatever the
+    size of the file.
+    """
+
+    def __init__(self, method: str, rank_tol):
+        self.method, self.rank_tol = method, rank_tol
+        self.pending: dict[tuple[int, ...], dict[int, np.ndarray]] = {}
+        self.results: dict[int, tuple] = {}
+
+    def add(self, row: int, matrix: np.ndarray) -> None:
+        group = self.pending.setdefault(matrix.shape, {})
+        group[row] = matrix
+        if len(group) * matrix.nbytes >= _STACK_BYTES:
+            self.flush(matrix.shape)
+
+    def flush(self, shape=None) -> dict[int, tuple]:
+        for key in [shape] if shape is not None else list(self.pending):
+            group = self.pending.pop(key)
+            self.results.update(_stacked_spectra(group, self.method, self.rank_tol))
+        return self.results
 
 
 def _tail_numbers(h: np.ndarray) -> dict[str, np.ndarray]:
@@ -174,54 +228,122 @@ def _fit_group(h: np.ndarray, charts, window, q, tail: bool) -> dict[str, np.nda
 
 _VARIABLES: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     # name: (dims, long_name, units, description)
-    "block": (("matrix",), "block index", "1",
-              "first integer component of the name; -1 outside blocks"),
+    "block": (
+        ("matrix",),
+        "block index",
+        "1",
+        "first integer component of the name; -1 outside blocks",
+    ),
     "stack": (("matrix",), "stack of blocks", "1", "name prefix before the block index"),
-    "role": (("matrix",), "matrix role", "1",
-             "query, key, value, attention_output, mlp_in, mlp_out or other"),
+    "role": (
+        ("matrix",),
+        "matrix role",
+        "1",
+        "query, key, value, attention_output, mlp_in, mlp_out or other",
+    ),
     "shape": (("matrix",), "stored shape", "1", "as stored (PyTorch: out_features × in_features)"),
     "dtype": (("matrix",), "stored dtype", "1", "dtype in the file"),
-    "dimension": (("matrix",), "spectrum dimension d", "1",
-                  "d = min(m, n) (THEORY.md D1); 0 when the tensor was not profiled"),
-    "status": (("matrix",), "profile status", "1",
-               "ok, skipped (not a weight matrix) or rejected (values give no spectrum)"),
+    "dimension": (
+        ("matrix",),
+        "spectrum dimension d",
+        "1",
+        "d = min(m, n) (THEORY.md D1); 0 when the tensor was not profiled",
+    ),
+    "status": (
+        ("matrix",),
+        "profile status",
+        "1",
+        "ok, skipped (not a weight matrix) or rejected (values give no spectrum)",
+    ),
     "reason": (("matrix",), "reason or note", "1", "why skipped or rejected; notes for ok rows"),
-    "alpha": (("matrix", "chart"), "fitted exponent", "1",
-              "α̂ = c(P(W)), eigenvalue rank exponent λ_k ∝ k^-α of the normalized Gram"),
-    "chart_status": (("matrix", "chart"), "chart fit status", "1",
-                     "0 ok, 1 capped at alpha_max, 2 not converged, -1 not fitted"),
+    "alpha": (
+        ("matrix", "chart"),
+        "fitted exponent",
+        "1",
+        "α̂ = c(P(W)), eigenvalue rank exponent λ_k ∝ k^-α of the normalized Gram",
+    ),
+    "chart_status": (
+        ("matrix", "chart"),
+        "chart fit status",
+        "1",
+        "0 ok, 1 capped at alpha_max, 2 not converged, -1 not fitted",
+    ),
     "rho": (("matrix", "chart"), "orbit-chart residual", "1", "ρ = ū − α̂"),
-    "r2": (("matrix", "chart"), "R² of the fit", "1",
-           "ls: R² of the log-log fit on its window; other charts: 1 − Σe²/Σ(h − h̄)²"),
-    "hellinger_residual": (("matrix", "chart"), "Hellinger residual", "1",
-                           "H(p, p(α̂)), H² = ½ Σ (√p_k − √q_k)², p = λ/d"),
+    "r2": (
+        ("matrix", "chart"),
+        "R² of the fit",
+        "1",
+        "ls: R² of the log-log fit on its window; other charts: 1 − Σe²/Σ(h − h̄)²",
+    ),
+    "hellinger_residual": (
+        ("matrix", "chart"),
+        "Hellinger residual",
+        "1",
+        "H(p, p(α̂)), H² = ½ Σ (√p_k − √q_k)², p = λ/d",
+    ),
     "density_exponent_equivalent": (
-        ("matrix", "chart"), "density tail exponent implied by α̂", "1",
-        "1 + 1/α̂: the WeightWatcher-style alpha a pure power law with this α̂ would have"),
-    "top_radial": (("matrix",), "normalized top-radial coordinate", "1",
-                   "ū = (log λ_1 − mean_k log λ_k)/xbar_d (THEORY.md D4)"),
-    "top_frobenius": (("matrix",), "Frobenius top coordinate", "nat",
-                      "u_F = log λ_1 = log(d / stable rank)"),
+        ("matrix", "chart"),
+        "density tail exponent implied by α̂",
+        "1",
+        "1 + 1/α̂: the WeightWatcher-style alpha a pure power law with this α̂ would have",
+    ),
+    "top_radial": (
+        ("matrix",),
+        "normalized top-radial coordinate",
+        "1",
+        "ū = (log λ_1 − mean_k log λ_k)/xbar_d (THEORY.md D4)",
+    ),
+    "top_frobenius": (
+        ("matrix",),
+        "Frobenius top coordinate",
+        "nat",
+        "u_F = log λ_1 = log(d / stable rank)",
+    ),
     "stable_rank": (("matrix",), "stable rank", "1", "d/λ_1 = ‖W‖_F²/σ_1²"),
     "entropy_rank": (("matrix",), "entropy effective rank", "1", "exp(−Σ p_k log p_k)"),
-    "quantile_rank": (("matrix",), "energy-quantile rank k_q", "1",
-                      "min{k : Σ_{i≤k} p_i ≥ q} (THEORY.md D9); q in the attribute q"),
+    "quantile_rank": (
+        ("matrix",),
+        "energy-quantile rank k_q",
+        "1",
+        "min{k : Σ_{i≤k} p_i ≥ q} (THEORY.md D9); q in the attribute q",
+    ),
     "condition_amplitude": (("matrix",), "condition amplitude", "nat", "κ = log(σ_1/σ_d)"),
     "log_spectral_norm": (("matrix",), "log spectral norm", "nat", "log σ_1 (unnormalized)"),
     "log_frobenius_norm": (("matrix",), "log Frobenius norm", "nat", "log ‖W‖_F (unnormalized)"),
-    "tail_exponent": (("matrix",), "tail chart: density tail exponent a", "1",
-                      "continuous power-law MLE of the eigenvalue density tail, ρ(λ) ∝ λ^-a, "
-                      "x_min by minimum KS distance (WeightWatcher's alpha)"),
+    "tail_exponent": (
+        ("matrix",),
+        "tail chart: density tail exponent a",
+        "1",
+        "continuous power-law MLE of the eigenvalue density tail, ρ(λ) ∝ λ^-a, "
+        "x_min by minimum KS distance (WeightWatcher's alpha)",
+    ),
     "tail_exponent_stderr": (("matrix",), "standard error of a", "1", "(a − 1)/√n_tail"),
-    "tail_ks_distance": (("matrix",), "KS distance of the tail fit", "1",
-                         "sup distance of the empirical and fitted tail CDFs"),
+    "tail_ks_distance": (
+        ("matrix",),
+        "KS distance of the tail fit",
+        "1",
+        "sup distance of the empirical and fitted tail CDFs",
+    ),
     "tail_size": (("matrix",), "tail size", "1", "eigenvalues at or above x_min; -1 not fitted"),
     "tail_x_min": (("matrix",), "tail threshold", "1", "x_min on the trace-d normalized spectrum"),
-    "tail_rank_exponent": (("matrix",), "rank exponent converted from a", "1",
-                           "1/(a − 1), eigenvalue rank exponent (THEORY.md D2)"),
-    "tail_status": (("matrix",), "tail fit status", "1", "0 ok, else see the tail chart; -1 not fitted"),
-    "log_singular_values": (("matrix", "rank"), "log singular values", "nat",
-                            "log σ_k, descending; NaN beyond the matrix's d or when not profiled"),
+    "tail_rank_exponent": (
+        ("matrix",),
+        "rank exponent converted from a",
+        "1",
+        "1/(a − 1), eigenvalue rank exponent (THEORY.md D2)",
+    ),
+    "tail_status": (
+        ("matrix",),
+        "tail fit status",
+        "1",
+        "0 ok, else see the tail chart; -1 not fitted",
+    ),
+    "log_singular_values": (
+        ("matrix", "rank"),
+        "log singular values",
+        "nat",
+        "log σ_k, descending; NaN beyond the matrix's d or when not profiled",
+    ),
 }
 
 
@@ -234,6 +356,7 @@ def profile_weights(
     q: float = 0.9,
     tail: bool = True,
     rank_tol: float | None = None,
+    method: str = "auto",
     format: str | None = None,
 ) -> xr.Dataset:
     """Per-matrix static exponent profile of a weight file.
@@ -255,6 +378,9 @@ def profile_weights(
         KS distance) and convert it to a rank exponent.
     rank_tol : float, optional
         Matrices with ``σ_min <= rank_tol·σ_max`` are rejected (default ``max(m, n)·eps``).
+    method : {"auto", "svd", "gram"}
+        Route to the singular values (:func:`specalign.estimators.spectra.spectrum`):
+        ``auto`` takes the faster Gram route only where its accuracy is certified.
     format : str, optional
         Weight file format override.
 
@@ -285,18 +411,28 @@ def profile_weights(
     wf = weights if isinstance(weights, WeightsFile) else open_weights(weights, format=format)
     entries = select_tensors(wf, pattern)
 
-    status, reason, log_sigmas = [], [], []
-    for entry in entries:
+    status, reason, log_sigmas = [], [], [None] * len(entries)
+    queue = _SpectraQueue(method, rank_tol)
+    for row, entry in enumerate(entries):
         skip = entry_skip_reason(entry)  # biases and buffers are never read
-        prepared = (PreparedMatrix(None, "skipped", skip) if skip is not None
-                    else prepare_matrix(wf.read(entry.name), entry.dtype))
-        log_sigma, row_status, row_reason = _spectrum_of(prepared, rank_tol)
-        status.append(row_status)
-        reason.append(row_reason)
-        log_sigmas.append(log_sigma)
+        prepared = (
+            PreparedMatrix(None, "skipped", skip)
+            if skip is not None
+            else prepare_matrix(wf.read(entry.name), entry.dtype)
+        )
+        status.append(prepared.status)
+        reason.append(prepared.reason)
+        if prepared.status == "ok":
+            queue.add(row, prepared.matrix)
+    for row, (log_sigma, row_status, row_reason) in queue.flush().items():
+        log_sigmas[row] = log_sigma
+        status[row] = row_status
+        reason[row] = row_reason or reason[row]
     ok = [i for i, s in enumerate(status) if s == "ok"]
     if not ok:
-        reasons = "; ".join(f"{e.name}: {r}" for e, r in list(zip(entries, reason, strict=True))[:5])
+        reasons = "; ".join(
+            f"{e.name}: {r}" for e, r in list(zip(entries, reason, strict=True))[:5]
+        )
         raise WeightsError(
             f"none of the {len(entries)} selected tensors of {wf.path} can be profiled "
             f"({reasons}{'; …' if len(entries) > 5 else ''}). Select weight matrices, e.g. "
@@ -316,13 +452,25 @@ def profile_weights(
         "hellinger_residual": np.full((n, len(charts)), np.nan),
         "log_singular_values": np.full((n, n_rank), np.nan),
     }
-    for name in ("top_radial", "top_frobenius", "stable_rank", "entropy_rank",
-                 "condition_amplitude", "log_spectral_norm", "log_frobenius_norm"):
+    for name in (
+        "top_radial",
+        "top_frobenius",
+        "stable_rank",
+        "entropy_rank",
+        "condition_amplitude",
+        "log_spectral_norm",
+        "log_frobenius_norm",
+    ):
         data[name] = np.full(n, np.nan)
     data["quantile_rank"] = np.full(n, _MISSING_INT, dtype=np.int64)
     if tail:
-        for name in ("tail_exponent", "tail_exponent_stderr", "tail_ks_distance", "tail_x_min",
-                     "tail_rank_exponent"):
+        for name in (
+            "tail_exponent",
+            "tail_exponent_stderr",
+            "tail_ks_distance",
+            "tail_x_min",
+            "tail_rank_exponent",
+        ):
             data[name] = np.full(n, np.nan)
         data["tail_size"] = np.full(n, _MISSING_INT, dtype=np.int64)
         data["tail_status"] = np.full(n, _NOT_FITTED, dtype=np.int8)
@@ -335,7 +483,8 @@ def profile_weights(
         data["log_spectral_norm"][rows] = log_sigma[:, 0]
         top = log_sigma[:, :1]
         data["log_frobenius_norm"][rows] = top[:, 0] + 0.5 * np.log(
-            np.sum(np.exp(2.0 * (log_sigma - top)), axis=-1))
+            np.sum(np.exp(2.0 * (log_sigma - top)), axis=-1)
+        )
         h = cartan_coordinates_from_log_singular_values(log_sigma)
         for name, values in _fit_group(h, charts, window, q, tail).items():
             data[name][rows] = values
@@ -343,7 +492,8 @@ def profile_weights(
         fitted = np.isfinite(data["alpha"])
         data["density_exponent_equivalent"] = np.full_like(data["alpha"], np.nan)
         data["density_exponent_equivalent"][fitted] = density_tail_exponent_from_rank(
-            np.maximum(data["alpha"][fitted], 0.0))
+            np.maximum(data["alpha"][fitted], 0.0)
+        )
 
     data["block"] = np.array([_MISSING_INT if e.block is None else e.block for e in entries])
     data["stack"] = np.array([e.stack for e in entries], dtype=str)
@@ -357,11 +507,17 @@ def profile_weights(
     variables = {}
     for name, value in data.items():
         dims, long_name, units, description = _VARIABLES[name]
-        variables[name] = (dims, value, {"long_name": long_name, "units": units,
-                                         "description": description})
+        variables[name] = (
+            dims,
+            value,
+            {"long_name": long_name, "units": units, "description": description},
+        )
     coords = {
-        "matrix": ("matrix", np.array([e.name for e in entries], dtype=str),
-                   {"long_name": "tensor name"}),
+        "matrix": (
+            "matrix",
+            np.array([e.name for e in entries], dtype=str),
+            {"long_name": "tensor name"},
+        ),
         "chart": ("chart", np.array(charts, dtype=str), {"long_name": "chart (THEORY.md D5)"}),
         "rank": ("rank", np.arange(1, n_rank + 1), {"long_name": "rank k", "units": "1"}),
     }
@@ -371,8 +527,10 @@ def profile_weights(
         "window": describe_window(window),
         "q": q,
         "rank_tol": "max(m, n)·eps" if rank_tol is None else rank_tol,
-        "pattern": json.dumps(pattern if pattern is None or isinstance(pattern, str)
-                              else list(pattern)),
+        "singular_value_route": method,
+        "pattern": json.dumps(
+            pattern if pattern is None or isinstance(pattern, str) else list(pattern)
+        ),
         "spectrum": "λ_k = d σ_k² / Σ σ_j², d = min(m, n) (THEORY.md D1)",
         "n_profiled": len(ok),
         "n_skipped": status.count("skipped"),
@@ -422,29 +580,43 @@ def profile_table(ds: xr.Dataset) -> tuple[list[str], list[list[str]]]:
     """
     charts = [str(c) for c in ds["chart"].values]
     columns: list[tuple[str, str, str | None]] = [
-        ("name", "matrix", None), ("stack", "stack", None), ("block", "block", None),
-        ("role", "role", None), ("shape", "shape", None), ("dtype", "dtype", None),
-        ("d", "dimension", None), ("status", "status", None), ("reason", "reason", None),
+        ("name", "matrix", None),
+        ("stack", "stack", None),
+        ("block", "block", None),
+        ("role", "role", None),
+        ("shape", "shape", None),
+        ("dtype", "dtype", None),
+        ("d", "dimension", None),
+        ("status", "status", None),
+        ("reason", "reason", None),
     ]
     for chart in charts:
         columns += [
-            (f"alpha_{chart}", "alpha", chart), (f"status_{chart}", "chart_status", chart),
-            (f"rho_{chart}", "rho", chart), (f"r2_{chart}", "r2", chart),
+            (f"alpha_{chart}", "alpha", chart),
+            (f"status_{chart}", "chart_status", chart),
+            (f"rho_{chart}", "rho", chart),
+            (f"r2_{chart}", "r2", chart),
             (f"hellinger_{chart}", "hellinger_residual", chart),
             (f"density_equiv_{chart}", "density_exponent_equivalent", chart),
         ]
     columns += [
-        ("ubar", "top_radial", None), ("u_frobenius", "top_frobenius", None),
-        ("stable_rank", "stable_rank", None), ("entropy_rank", "entropy_rank", None),
+        ("ubar", "top_radial", None),
+        ("u_frobenius", "top_frobenius", None),
+        ("stable_rank", "stable_rank", None),
+        ("entropy_rank", "entropy_rank", None),
         (f"k_q{ds.attrs.get('q', 0.9):g}", "quantile_rank", None),
-        ("kappa", "condition_amplitude", None), ("log_sigma_max", "log_spectral_norm", None),
+        ("kappa", "condition_amplitude", None),
+        ("log_sigma_max", "log_spectral_norm", None),
         ("log_frobenius", "log_frobenius_norm", None),
     ]
     if "tail_exponent" in ds:
         columns += [
-            ("tail_a", "tail_exponent", None), ("tail_a_stderr", "tail_exponent_stderr", None),
-            ("tail_ks", "tail_ks_distance", None), ("tail_n", "tail_size", None),
-            ("tail_x_min", "tail_x_min", None), ("tail_alpha", "tail_rank_exponent", None),
+            ("tail_a", "tail_exponent", None),
+            ("tail_a_stderr", "tail_exponent_stderr", None),
+            ("tail_ks", "tail_ks_distance", None),
+            ("tail_n", "tail_size", None),
+            ("tail_x_min", "tail_x_min", None),
+            ("tail_alpha", "tail_rank_exponent", None),
         ]
     values = []
     for _, variable, chart in columns:
@@ -515,14 +687,15 @@ def verify_weights_chain(
     being re-issued. See docs/checkpoints.md.
     """
     wf = weights if isinstance(weights, WeightsFile) else open_weights(weights, format=format)
-    chain = surrogate_chain(wf, paths=paths, scale=scale, normalize=normalize, layout=layout,
-                            pattern=pattern)
+    chain = surrogate_chain(
+        wf, paths=paths, scale=scale, normalize=normalize, layout=layout, pattern=pattern
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ChainConditionWarning)
-        ds = analyze_chain(chain.factors, charts=tuple(charts), window=window,
-                           bounds=bounds)
-    condition = "; ".join(str(w.message) for w in caught
-                          if issubclass(w.category, ChainConditionWarning))
+        ds = analyze_chain(chain.factors, charts=tuple(charts), window=window, bounds=bounds)
+    condition = "; ".join(
+        str(w.message) for w in caught if issubclass(w.category, ChainConditionWarning)
+    )
     for w in caught:  # anything else was not ours to swallow
         if not issubclass(w.category, ChainConditionWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -531,26 +704,35 @@ def verify_weights_chain(
         block=("interface", np.array(chain.blocks), {"long_name": "block index"}),
         path=("interface", np.array(chain.paths, dtype=str), {"long_name": "residual path"}),
     )
-    ds["scale"] = ("interface", chain.scales,
-                   {"long_name": "surrogate scale c", "units": "1",
-                    "description": "A_l = I + c_l W_outer W_inner"})
+    ds["scale"] = (
+        "interface",
+        chain.scales,
+        {
+            "long_name": "surrogate scale c",
+            "units": "1",
+            "description": "A_l = I + c_l W_outer W_inner",
+        },
+    )
     ds.attrs.update(_provenance(wf))
-    ds.attrs.update({
-        "title": f"specalign surrogate chain verification of {wf.path.name}",
-        "factor_formula": chain.formula,
-        "paths": ", ".join(paths),
-        "stack": chain.stack,
-        "factor_sources": json.dumps([list(pair) for pair in chain.sources]),
-        "violations": chain_violation_count(ds),
-        "condition_warning": condition,
-    })
+    ds.attrs.update(
+        {
+            "title": f"specalign surrogate chain verification of {wf.path.name}",
+            "factor_formula": chain.formula,
+            "paths": ", ".join(paths),
+            "stack": chain.stack,
+            "factor_sources": json.dumps([list(pair) for pair in chain.sources]),
+            "violations": chain_violation_count(ds),
+            "condition_warning": condition,
+        }
+    )
     return ds
 
 
 def chain_violation_count(ds: xr.Dataset) -> int:
     """Total number of ``True`` entries over every ``violation_<bound>`` variable."""
-    return int(sum(int(ds[name].sum()) for name in ds.data_vars
-                   if str(name).startswith("violation_")))
+    return int(
+        sum(int(ds[name].sum()) for name in ds.data_vars if str(name).startswith("violation_"))
+    )
 
 
 def bound_actual(ds: xr.Dataset, bound: str, chart: str = "ls") -> xr.DataArray:
@@ -594,8 +776,14 @@ def _grid_axes(n: int, height: float = 3.2):
     return fig, list(axes.ravel()[:n])
 
 
-def plot_profile(ds: xr.Dataset, variable: str = "alpha", *, charts: Sequence[str] | None = None,
-                 roles: Sequence[str] | None = None, axes=None) -> list:
+def plot_profile(
+    ds: xr.Dataset,
+    variable: str = "alpha",
+    *,
+    charts: Sequence[str] | None = None,
+    roles: Sequence[str] | None = None,
+    axes=None,
+) -> list:
     """Profile of ``variable`` over depth, one panel per matrix role.
 
     Parameters
@@ -619,21 +807,23 @@ def plot_profile(ds: xr.Dataset, variable: str = "alpha", *, charts: Sequence[st
         The artists drawn (lines and error bars); ``artists[0].figure`` is the figure.
     """
     if variable not in ds:
-        raise InputError(f"unknown profile variable {variable!r}; variables: "
-                         f"{', '.join(map(str, ds.data_vars))}")
+        raise InputError(
+            f"unknown profile variable {variable!r}; variables: {', '.join(map(str, ds.data_vars))}"
+        )
     ok = ds.where(ds["status"] == "ok", drop=True) if (ds["status"] == "ok").any() else ds
     present = [str(r) for r in np.unique(ok["role"].values)] if ok.sizes["matrix"] else []
     roles = [r for r in ROLES if r in present] if roles is None else list(roles)
     if not roles:
-        raise InputError("the profile has no profiled matrix with a known role "
-                         f"({', '.join(ROLES)}); nothing to plot over depth")
+        raise InputError(
+            "the profile has no profiled matrix with a known role "
+            f"({', '.join(ROLES)}); nothing to plot over depth"
+        )
     if axes is None:
         _, axes = _grid_axes(len(roles))
     if len(axes) != len(roles):
         raise InputError(f"pass one axes per role: {len(roles)} roles, {len(axes)} axes")
     array = ds[variable]
-    series = ([str(c) for c in (charts or ds["chart"].values)] if "chart" in array.dims
-              else [None])
+    series = [str(c) for c in (charts or ds["chart"].values)] if "chart" in array.dims else [None]
     stderr = ds.get(f"{variable}_stderr")
     artists = []
     units = array.attrs.get("units", "1")
@@ -647,12 +837,21 @@ def plot_profile(ds: xr.Dataset, variable: str = "alpha", *, charts: Sequence[st
             order = np.argsort(blocks, kind="stable")
             sub, blocks = sub[order], blocks[order]
             for chart in series:
-                y = (array.isel(matrix=sub).sel(chart=chart) if chart else
-                     array.isel(matrix=sub)).values.astype(float)
+                y = (
+                    array.isel(matrix=sub).sel(chart=chart) if chart else array.isel(matrix=sub)
+                ).values.astype(float)
                 label = " ".join(filter(None, [chart, stack if len(stacks) > 1 else None]))
                 if stderr is not None and chart is None:
-                    artists.append(ax.errorbar(blocks, y, yerr=stderr.values[sub],
-                                               marker="o", capsize=3, label=label or None))
+                    artists.append(
+                        ax.errorbar(
+                            blocks,
+                            y,
+                            yerr=stderr.values[sub],
+                            marker="o",
+                            capsize=3,
+                            label=label or None,
+                        )
+                    )
                 else:
                     artists.extend(ax.plot(blocks, y, marker="o", label=label or None))
         ax.set_title(_ROLE_TITLES.get(role, role))
@@ -664,8 +863,9 @@ def plot_profile(ds: xr.Dataset, variable: str = "alpha", *, charts: Sequence[st
     return artists
 
 
-def plot_chain_bounds(ds: xr.Dataset, *, chart: str = "ls", bounds: Sequence[str] | None = None,
-                      axes=None) -> list:
+def plot_chain_bounds(
+    ds: xr.Dataset, *, chart: str = "ls", bounds: Sequence[str] | None = None, axes=None
+) -> list:
     """Drift against bound per interface: one panel per bound, actual and bound over depth.
 
     Parameters
@@ -691,8 +891,9 @@ def plot_chain_bounds(ds: xr.Dataset, *, chart: str = "ls", bounds: Sequence[str
     bounds = available if bounds is None else list(bounds)
     for bound in bounds:
         if bound not in available:
-            raise InputError(f"bound {bound!r} is not in the dataset; available: "
-                             f"{', '.join(available)}")
+            raise InputError(
+                f"bound {bound!r} is not in the dataset; available: {', '.join(available)}"
+            )
     if axes is None:
         _, axes = _grid_axes(len(bounds), height=3.6)
     x = ds["interface"].values
@@ -708,15 +909,20 @@ def plot_chain_bounds(ds: xr.Dataset, *, chart: str = "ls", bounds: Sequence[str
         artists.extend(ax.plot(x, actual.values, "o", color="C1", label="actual"))
         bad = violation.values.astype(bool)
         if bad.any():
-            artists.extend(ax.plot(x[bad], actual.values[bad], "x", color="red", ms=10,
-                                   label="violation"))
+            artists.extend(
+                ax.plot(x[bad], actual.values[bad], "x", color="red", ms=10, label="violation")
+            )
         which = f" ({chart})" if bound in CHART_BOUNDS else ""
         if np.isnan(value.values).all():  # transport: some ε_l >= 1, no near-identity bound
             ax.set_title(f"{bound}{which}: not applicable (some ε_l ≥ 1)")
         else:
             ax.set_title(f"{bound}{which}: {int(bad.sum())} violations")
-        ax.set_xticks(x, [str(label).replace("block ", "") for label in labels],
-                      rotation=60, fontsize="x-small")
+        ax.set_xticks(
+            x,
+            [str(label).replace("block ", "") for label in labels],
+            rotation=60,
+            fontsize="x-small",
+        )
         ax.set_ylabel(f"{_BOUND_ACTUAL_LABEL.get(bound, 'actual')} [1]")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
@@ -724,8 +930,9 @@ def plot_chain_bounds(ds: xr.Dataset, *, chart: str = "ls", bounds: Sequence[str
     return artists
 
 
-def save_profile_plots(profile: xr.Dataset, chains: Mapping[str, xr.Dataset], directory,
-                       *, chart: str = "ls") -> list[Path]:
+def save_profile_plots(
+    profile: xr.Dataset, chains: Mapping[str, xr.Dataset], directory, *, chart: str = "ls"
+) -> list[Path]:
     """Write the profile and chain PNGs into ``directory``; return their paths.
 
     Files: ``profile-exponents.png`` (``α̂`` per chart, one panel per role),
@@ -736,8 +943,13 @@ def save_profile_plots(profile: xr.Dataset, chains: Mapping[str, xr.Dataset], di
     written = []
     figures = [("profile-exponents.png", "alpha", "α̂ per chart over depth")]
     if "tail_exponent" in profile:
-        figures.append(("profile-tail.png", "tail_exponent",
-                        "tail chart: eigenvalue-density exponent a (WeightWatcher's alpha)"))
+        figures.append(
+            (
+                "profile-tail.png",
+                "tail_exponent",
+                "tail chart: eigenvalue-density exponent a (WeightWatcher's alpha)",
+            )
+        )
     figures.append(("profile-ranks.png", "stable_rank", "stable rank over depth"))
     source = profile.attrs.get("source_file", "")
     for filename, variable, title in figures:
@@ -753,8 +965,10 @@ def save_profile_plots(profile: xr.Dataset, chains: Mapping[str, xr.Dataset], di
         artists = plot_chain_bounds(ds, chart=chart)
         figure = _figure_of(artists)
         scale = ds.attrs.get("factor_formula", "").split(";")[0]
-        figure.suptitle(f"chain '{name}' ({ds.sizes['interface']} factors): drift vs bound, "
-                        f"{scale}", fontsize="medium")
+        figure.suptitle(
+            f"chain '{name}' ({ds.sizes['interface']} factors): drift vs bound, {scale}",
+            fontsize="medium",
+        )
         path = directory / f"chain-{name}.png"
         figure.savefig(path, dpi=110)
         written.append(path)
@@ -785,6 +999,25 @@ def _write_store(profile: xr.Dataset, chains: Mapping[str, xr.Dataset], path: Pa
     for name, ds in chains.items():
         ds.to_zarr(path, group=f"chain_{name}", mode="w", zarr_format=2, consolidated=False)
     zarr.consolidate_metadata(str(path))
+
+
+def _write_outputs(profile, verified, output: Path, plots: bool) -> tuple[Path, list[Path]]:
+    output.mkdir(parents=True, exist_ok=True)
+    # Build the store beside its final place and swap it in, so a failed write never leaves
+    # a half-written profile.zarr.
+    staging = output / f".profile-{uuid.uuid4().hex}.zarr"
+    try:
+        _write_store(profile, verified, staging)
+        store = output / "profile.zarr"
+        if store.exists():
+            shutil.rmtree(store)
+        staging.rename(store)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    table = write_profile_csv(profile, output / "profile.csv")
+    pngs = save_profile_plots(profile, verified, output) if plots else []
+    return table, pngs
 
 
 def profile_command(
@@ -838,8 +1071,10 @@ def profile_command(
 
     Raises
     ------
-    WeightsError, InputError
+    WeightsError, InputError, ChartError
         Unreadable file, pattern matching nothing, bad options: before anything is written.
+    StoreError
+        The output directory cannot be written.
     """
     echo = echo or (lambda line: print(line, file=sys.stdout))
     weights_path = Path(weights_path)
@@ -853,54 +1088,61 @@ def profile_command(
     for name in chains:
         try:
             verified[name] = verify_weights_chain(
-                wf, paths=CHAINS[name], scale=scale, normalize=normalize, charts=charts,
-                window=window, layout=layout, pattern=pattern)
+                wf,
+                paths=CHAINS[name],
+                scale=scale,
+                normalize=normalize,
+                charts=charts,
+                window=window,
+                layout=layout,
+                pattern=pattern,
+            )
         except WeightsError as exc:
             skipped[name] = str(exc)
     profile.attrs["chains_skipped"] = json.dumps(skipped)
 
     output = Path(output) if output is not None else _default_output(weights_path)
-    output.mkdir(parents=True, exist_ok=True)
-    # Build the store beside its final place and swap it in, so a failed write never leaves
-    # a half-written profile.zarr.
-    staging = output / f".profile-{uuid.uuid4().hex}.zarr"
     try:
-        _write_store(profile, verified, staging)
-        store = output / "profile.zarr"
-        if store.exists():
-            shutil.rmtree(store)
-        staging.rename(store)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
-    table = write_profile_csv(profile, output / "profile.csv")
-    pngs = save_profile_plots(profile, verified, output) if plots else []
+        table, pngs = _write_outputs(profile, verified, output, plots)
+    except OSError as exc:
+        raise StoreError(f"cannot write the profile into {output}: {exc}") from None
 
     status = [str(s) for s in profile["status"].values]
-    echo(f"profile: {len(status)} tensors selected from {weights_path.name}: "
-         f"{status.count('ok')} profiled, {status.count('skipped')} skipped, "
-         f"{status.count('rejected')} rejected")
-    rejected = [(str(n), str(r)) for n, s, r in zip(profile["matrix"].values, status,
-                                                      profile["reason"].values, strict=True)
-                if s == "rejected"]
+    echo(
+        f"profile: {len(status)} tensors selected from {weights_path.name}: "
+        f"{status.count('ok')} profiled, {status.count('skipped')} skipped, "
+        f"{status.count('rejected')} rejected"
+    )
+    rejected = [
+        (str(n), str(r))
+        for n, s, r in zip(profile["matrix"].values, status, profile["reason"].values, strict=True)
+        if s == "rejected"
+    ]
     for name, reason in rejected[:10]:
         echo(f"  rejected {name}: {reason}")
     ok = profile["status"] == "ok"
     for chart in profile["chart"].values:
         alpha = profile["alpha"].sel(chart=chart).where(ok, drop=True).values
         if alpha.size and np.isfinite(alpha).any():
-            echo(f"  α̂_{chart}: median {np.nanmedian(alpha):.3f}, range "
-                 f"[{np.nanmin(alpha):.3f}, {np.nanmax(alpha):.3f}]")
+            echo(
+                f"  α̂_{chart}: median {np.nanmedian(alpha):.3f}, range "
+                f"[{np.nanmin(alpha):.3f}, {np.nanmax(alpha):.3f}]"
+            )
     total_violations = 0
     for name, ds in verified.items():
         violations = int(ds.attrs["violations"])
         total_violations += violations
         checks = sum(int(ds[v].size) for v in ds.data_vars if str(v).startswith("violation_"))
-        worst = {b: float(ds[f"tightness_{b}"].max()) for b in BOUNDS
-                 if f"tightness_{b}" in ds and np.isfinite(ds[f"tightness_{b}"]).any()}
+        worst = {
+            b: float(ds[f"tightness_{b}"].max())
+            for b in BOUNDS
+            if f"tightness_{b}" in ds and np.isfinite(ds[f"tightness_{b}"]).any()
+        }
         tight = ", ".join(f"{b} {v:.2f}" for b, v in worst.items())
-        echo(f"chain {name}: {ds.sizes['interface']} factors, {violations} bound violations "
-             f"in {checks} checks; max tightness: {tight}")
+        echo(
+            f"chain {name}: {ds.sizes['interface']} factors, {violations} bound violations "
+            f"in {checks} checks; max tightness: {tight}"
+        )
         if ds.attrs.get("condition_warning"):
             echo(f"  note: {ds.attrs['condition_warning']}")
     for name, reason in skipped.items():

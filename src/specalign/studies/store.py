@@ -207,11 +207,11 @@ def check_store(path: str | Path, config: StudyConfig, *, resume: bool, force: b
     if resume and same:
         return "resume"
     if not force:
-        raise StoreError(_refusal(path, found, same, resume))
+        raise StoreError(_refusal(path, found, same))
     return "replace"
 
 
-def _refusal(path: Path, found: str | None, same: bool, resume: bool) -> str:
+def _refusal(path: Path, found: str | None, same: bool) -> str:
     if found is None:
         return (
             f"{str(path)!r} exists and is not a specalign study store; choose another "
@@ -343,9 +343,23 @@ class ChunkWriter:
                 meta.dimension_separator,
             )
 
+    def _target(self, name: str, coords: tuple[int, ...]) -> Path:
+        separator = self._meta[name][3]
+        return self.path / name / (separator.join(map(str, coords)) if coords else "0")
+
+    def read(self, name: str, coords: tuple[int, ...]) -> np.ndarray | None:
+        """The chunk ``coords`` of ``name`` as an array, or None if it was never written."""
+        chunks, dtype, compressor, _ = self._meta[name]
+        try:
+            payload = self._target(name, coords).read_bytes()
+        except FileNotFoundError:
+            return None
+        raw = payload if compressor is None else compressor.decode(payload)
+        return np.frombuffer(raw, dtype=dtype).reshape(chunks)
+
     def write(self, name: str, coords: tuple[int, ...], values: np.ndarray, fill) -> None:
         """Write ``values`` at the origin of chunk ``coords`` of ``name``; pad with ``fill``."""
-        chunks, dtype, compressor, separator = self._meta[name]
+        chunks, dtype, compressor, _ = self._meta[name]
         values = np.asarray(values)
         if values.shape == chunks:
             chunk = np.ascontiguousarray(values, dtype=dtype)
@@ -353,8 +367,7 @@ class ChunkWriter:
             chunk = np.full(chunks, fill, dtype=dtype)
             chunk[tuple(slice(0, n) for n in values.shape)] = values
         payload = chunk.tobytes() if compressor is None else compressor.encode(chunk)
-        key = separator.join(map(str, coords)) if coords else "0"
-        target = self.path / name / key
+        target = self._target(name, coords)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         with open(tmp, "wb") as handle:

@@ -25,7 +25,7 @@ from .status import (
 )
 from .store import chunk_writer
 
-__all__ = ["TaskContext", "TaskOutcome", "compute_task", "run_task"]
+__all__ = ["TaskContext", "TaskOutcome", "compute_task", "run_batch", "run_task"]
 
 #: Variables whose non-finite values make a replicate's status "nonfinite".
 _CORE = ("top_radial", "radial_amplitude", "slack", "condition_amplitude")
@@ -104,7 +104,7 @@ def _compute(task: Task, context: TaskContext, replicates: range) -> BlockResult
     for name, var in context.layout.variables.items():
         if name in result.data_vars:
             schema_dims = var.dims[len(context.layout.sweep_dims) :]
-            arrays[name] = result[name].transpose(*schema_dims).values
+            arrays[name] = _ordered(result.variables[name], schema_dims)
     status = np.full(n, STATUS_OK, dtype=np.int8)
     message = np.full(n, "", dtype=object)
     nonfinite = np.zeros(n, dtype=bool)
@@ -117,7 +117,8 @@ def _compute(task: Task, context: TaskContext, replicates: range) -> BlockResult
     status[nonfinite] = STATUS_NONFINITE
     message[nonfinite] = "non-finite values in the chain analysis"
     if "chart_status" in result:
-        chart_status = result["chart_status"].transpose("replicate", ...).values
+        variable = result.variables["chart_status"]
+        chart_status = np.moveaxis(variable.values, variable.dims.index("replicate"), 0)
         stuck = np.any(chart_status.reshape(n, -1) == _CHART_NOT_CONVERGED, axis=1)
         status[stuck] = STATUS_CHART_NOT_CONVERGED
         message[stuck] = "a chart did not converge; see chart_status"
@@ -127,6 +128,11 @@ def _compute(task: Task, context: TaskContext, replicates: range) -> BlockResult
             [clip_message(f"{m}; {note}" if m else note) for m in message], dtype=object
         )
     return BlockResult(arrays, status, message)
+
+
+def _ordered(variable, dims: tuple[str, ...]) -> np.ndarray:
+    """Values of an xarray Variable with its axes in the order ``dims`` (numpy, no copy)."""
+    return np.transpose(variable.values, [variable.dims.index(dim) for dim in dims])
 
 
 def _failed(context: TaskContext, task: Task, n: int, exc: Exception) -> BlockResult:
@@ -207,3 +213,25 @@ def run_task(task: Task, context: TaskContext, *, limit_blas: bool = True) -> Ta
     result = compute_task(task, context)
     write_task(task, context, result)
     return TaskOutcome(task.cell, task.block, tuple(int(s) for s in result.status))
+
+
+def run_batch(tasks: list[Task], context: TaskContext, *, skip_done: bool = True) -> list:
+    """Run several tasks in a row (one scheduler task): the outcomes, in order.
+
+    With ``skip_done``, tasks whose completion flag is already set are not recomputed (a
+    batch rerun after a worker died redoes only what that worker had not finished); their
+    outcome reports the stored status.
+    """
+    outcomes = []
+    writer = chunk_writer(context.store, context.config_hash)
+    for task in tasks:
+        coords = context.layout.chunk_coords("task_done", task.position, task.block)
+        flag = writer.read("task_done", coords) if skip_done else None
+        if flag is not None and flag.all():
+            status = writer.read("status", context.layout.chunk_coords(
+                "status", task.position, task.block))
+            codes = status.reshape(-1)[: task.stop - task.start]
+            outcomes.append(TaskOutcome(task.cell, task.block, tuple(int(c) for c in codes)))
+            continue
+        outcomes.append(run_task(task, context))
+    return outcomes
