@@ -1,36 +1,44 @@
-"""Shared helpers of the study benchmarks: time the task phase of a run.
+"""Shared helpers of the study benchmarks: time the task phase of a run, wall and CPU.
 
 The task phase starts when :func:`~specalign.studies.run_study` announces the tasks (after the
 cluster is up and the store exists) and ends with the last task's outcome: cluster start-up
-and the final opening of the dataset are excluded.
+(with the workers' imports) and the final opening of the dataset are excluded. Every task runs with one BLAS thread
+(threadpoolctl in-process; OMP_NUM_THREADS=1 and friends in the worker processes).
+
+CPU time (the main process, which also runs the local cluster's scheduler, plus every
+worker process) is reported beside wall time because it does not grow when other programs
+share the machine's cores.
 """
 
 from __future__ import annotations
 
-import os
-
-for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_name, "1")  # before numpy loads BLAS: one thread per process
-
+import logging
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from specalign.studies import parse_config, run_study
+from specalign.studies.executors import BLAS_ENV, WORKER_CONFIG_ENV
+
+
+class TaskPhase(NamedTuple):
+    wall: float  # seconds
+    cpu: float  # seconds, main process + workers
 
 
 class TimedStream:
     """A text stream that records when the run announces its tasks and when it ends."""
 
     def __init__(self):
-        self.start = None
-        self.end = None
+        self.start = self.end = None
+        self.cpu_start = self.cpu_end = None
 
     def write(self, text: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         if self.start is None and "tasks to run" in text:
-            self.start = now
-        self.end = now
+            self.start, self.cpu_start = now, cpu
+        self.end, self.cpu_end = now, cpu
 
     def flush(self) -> None:
         pass
@@ -39,11 +47,42 @@ class TimedStream:
         return True  # one write per finished task: the last one is the end of the phase
 
 
-def task_phase_seconds(config_text: str, *, scheduler: str, workers: int | None) -> float:
-    """Wall time of the task phase of one fresh run of ``config_text``."""
+def _worker_cpu() -> float:
+    return time.process_time()
+
+
+def _warm_up() -> None:
+    """Import what a task imports: start-up work, not per-task work."""
+    import specalign.estimators.chain  # noqa: F401
+    import specalign.simulate  # noqa: F401
+    import specalign.studies.task  # noqa: F401
+
+
+def task_phase(config_text: str, *, workers: int | None) -> TaskPhase:
+    """Task phase of one fresh run: in-process (``workers=None``) or on a local cluster."""
     config = parse_config(config_text)
     with tempfile.TemporaryDirectory() as directory:
+        store = Path(directory) / "bench.zarr"
         stream = TimedStream()
-        run_study(config, store=Path(directory) / "bench.zarr", scheduler=scheduler,
-                  workers=workers, progress=stream)
-        return stream.end - stream.start
+        if workers is None:
+            run_study(config, store=store, scheduler="synchronous", progress=stream)
+            return TaskPhase(stream.end - stream.start, stream.cpu_end - stream.cpu_start)
+        from distributed import Client, LocalCluster
+
+        with (
+            LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                silence_logs=logging.ERROR,
+                env={**BLAS_ENV, **WORKER_CONFIG_ENV},
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            client.run(_warm_up)
+            before = sum(client.run(_worker_cpu).values())
+            run_study(config, store=store, scheduler=cluster.scheduler_address, progress=stream)
+            after = sum(client.run(_worker_cpu).values())
+        cpu = stream.cpu_end - stream.cpu_start + after - before
+        return TaskPhase(stream.end - stream.start, cpu)

@@ -15,6 +15,7 @@ processes hits both alike. Run once with BLAS pinned to one thread (threadpoolct
 with the default thread count. Usage::
 
     python benchmarks/bench_spectrum.py [--batch 256] [--dim 256] [--repeats 5]
+                                        [--threads 1|default|both]
 """
 
 from __future__ import annotations
@@ -67,7 +68,14 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=20261203)
+    parser.add_argument(
+        "--threads",
+        choices=("1", "default", "both"),
+        default="both",
+        help="BLAS threads: pinned to 1, the library default, or both runs (default)",
+    )
     args = parser.parse_args()
+    settings = {"1": (1,), "default": (None,), "both": (1, None)}[args.threads]
 
     batches = make_batches(args.batch, args.dim, args.seed)
     blas = ", ".join(
@@ -79,7 +87,7 @@ def main() -> None:
         f"{'batch':<14} {'threads':<8} {'svd [s]':>8} {'pipeline [s]':>13} "
         f"{'ratio':>6} {'target':>7} {'gram route':>11}"
     )
-    for threads in (1, None):
+    for threads in settings:
         with threadpool_limits(limits=threads):
             for name, A in batches.items():
                 route = spectrum(A, return_route=True)[1]

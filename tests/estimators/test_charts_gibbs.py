@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import logsumexp
+from threadpoolctl import threadpool_limits
 
 from specalign.errors import ChartError, InputError, NonFiniteError
 from specalign.estimators.charts import (
@@ -21,6 +22,14 @@ from specalign.estimators.charts import (
 )
 from specalign.estimators.charts._solve import find_root
 from specalign.estimators.orbit import log_ranks, mean_log_rank, orbit, orbit_log_spectrum
+
+
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    # Values, not speed, are tested: one BLAS thread avoids stalls on an oversubscribed machine.
+    with threadpool_limits(limits=1):
+        yield
+
 
 ORBIT_ALPHAS = np.array([0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0])
 ORBIT_DIMENSIONS = [2, 3, 10, 1000, 100_000]
@@ -236,7 +245,9 @@ def test_find_root_special_cases():
     def linear(x, index):
         return x - 0.25, np.ones_like(x)
 
-    result = find_root(linear, [0.25, 0.5, 0.0], [1.0, 1.0, 1.0], [0.0, 0.25, -0.25], [0.75, 0.75, 0.75])
+    result = find_root(
+        linear, [0.25, 0.5, 0.0], [1.0, 1.0, 1.0], [0.0, 0.25, -0.25], [0.75, 0.75, 0.75]
+    )
     np.testing.assert_array_equal(result.converged, [True, False, True])
     assert result.root[0] == 0.25 and np.isnan(result.root[1])
     assert result.root[2] == pytest.approx(0.25, abs=1e-15)

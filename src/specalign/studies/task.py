@@ -228,8 +228,9 @@ def run_batch(tasks: list[Task], context: TaskContext, *, skip_done: bool = True
         coords = context.layout.chunk_coords("task_done", task.position, task.block)
         flag = writer.read("task_done", coords) if skip_done else None
         if flag is not None and flag.all():
-            status = writer.read("status", context.layout.chunk_coords(
-                "status", task.position, task.block))
+            status = writer.read(
+                "status", context.layout.chunk_coords("status", task.position, task.block)
+            )
             codes = status.reshape(-1)[: task.stop - task.start]
             outcomes.append(TaskOutcome(task.cell, task.block, tuple(int(c) for c in codes)))
             continue

@@ -41,9 +41,9 @@ INVERSE_FACTORIALS = 1.0 / np.array([math.factorial(n) for n in range(TAYLOR_ORD
 # Nodes of the coarse grid that brackets every root before Newton's method (clipped to
 # alpha_max, which is always added).
 _COARSE_GRID = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
-# Rows of exp(−α x) computed at once while filling the table (bounds temporary memory).
-_ROW_BLOCK_ELEMENTS = 1 << 21
-# Elements per block of a streamed pass over a batch of spectra (1 MiB of float64).
+# Table nodes are filled in aligned groups of this many (see GibbsFamily._fill).
+_NODE_GROUP = 8
+# Elements per block of a streamed pass over a batch of spectra (2 MiB of float64).
 CACHE_BLOCK_ELEMENTS = 1 << 18
 
 
@@ -54,6 +54,35 @@ def horner(coefficients: np.ndarray, t: np.ndarray) -> np.ndarray:
         total *= t
         total += coefficients[n]
     return total
+
+
+def row_stable_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for a 2-D ``a``, each result row independent of the other rows of ``a``.
+
+    BLAS kernels round a lone or odd last row differently from rows they process in pairs
+    (OpenBLAS); padding to an even number of rows makes every spectrum's result independent,
+    bitwise, of the batch it arrives in, so studies reproduce whatever their task size.
+    """
+    if a.shape[0] % 2 == 0:
+        return a @ b
+    return (np.concatenate([a, np.zeros((1, a.shape[1]))]) @ b)[:-1]
+
+
+def row_blocks(n_rows: int, d: int):
+    """Yield ``(start, stop)`` of consecutive blocks of about ``CACHE_BLOCK_ELEMENTS`` entries.
+
+    Streaming a batch through a reused buffer of this size keeps each block in cache between
+    its exponential and its matrix product; the block length is even (see
+    :func:`row_stable_matmul`).
+    """
+    block = max(2, (CACHE_BLOCK_ELEMENTS // d) & ~1)
+    for start in range(0, n_rows, block):
+        yield start, min(n_rows, start + block)
+
+
+def block_buffer(n_rows: int, d: int) -> np.ndarray:
+    """A buffer for :func:`row_blocks`, with room for one padding row."""
+    return np.empty((min(max(2, (CACHE_BLOCK_ELEMENTS // d) & ~1), n_rows + n_rows % 2), d))
 
 
 class GibbsFamily:
@@ -86,6 +115,7 @@ class GibbsFamily:
         self.d = check_dimension(d)
         self._x = log_ranks(self.d)
         self._powers = self._x[:, None] ** np.arange(TAYLOR_ORDER + 3)
+        self._powers.flags.writeable = False
         #: Node spacing ``Δ``.
         self.spacing = 2.0 * TAYLOR_REACH / float(self._x[-1])
         self._log_z = np.zeros(0)
@@ -95,10 +125,20 @@ class GibbsFamily:
         self._ready = np.zeros(0, dtype=bool)
         self._lock = threading.Lock()
 
+    @property
+    def powers(self) -> np.ndarray:
+        """Read-only ``(log k)^n``, shape ``(d, N + 3)``, ``n = 0..N + 2``."""
+        return self._powers
+
     def _fill(self, nodes: np.ndarray) -> None:
-        """Compute the table rows of the (unique, sorted) node indices not yet filled."""
+        """Compute the table rows of the node indices not yet filled.
+
+        Nodes are computed in aligned groups of ``_NODE_GROUP`` (one matrix product of fixed
+        shape each), so a node's values never depend on which other nodes were needed.
+        """
         with self._lock:
-            size = int(nodes[-1]) + 1
+            groups = np.unique(nodes // _NODE_GROUP)
+            size = (int(groups[-1]) + 1) * _NODE_GROUP
             if size > self._ready.size:
                 extra = size - self._ready.size
                 self._log_z = np.concatenate([self._log_z, np.zeros(extra)])
@@ -106,19 +146,18 @@ class GibbsFamily:
                     [self._series, np.zeros((TAYLOR_ORDER + 1, 3, extra))], axis=2
                 )
                 self._ready = np.concatenate([self._ready, np.zeros(extra, dtype=bool)])
-            missing = nodes[~self._ready[nodes]]
-            block = max(1, _ROW_BLOCK_ELEMENTS // self.d)
-            for start in range(0, missing.size, block):
-                rows = missing[start : start + block]
+            for group in groups[~self._ready[groups * _NODE_GROUP]]:
+                rows = np.arange(group * _NODE_GROUP, (group + 1) * _NODE_GROUP)
                 # x_1 = 0, so exp(−α x) <= 1 with its largest term 1: Z >= 1, no overflow.
                 weights = np.exp(-(rows * self.spacing)[:, None] * self._x)
-                z = weights.sum(axis=1)
-                moments = (weights @ self._powers) / z[:, None]
+                z_minus_one = weights[:, 1:].sum(axis=1)
+                moments = (weights @ self._powers) / (1.0 + z_minus_one)[:, None]
+                moments[:, 0] = 1.0  # E[x^0], exactly
                 for r in range(3):
                     self._series[:, r, rows] = (
                         moments[:, r : r + TAYLOR_ORDER + 1] * INVERSE_FACTORIALS
                     ).T
-                self._log_z[rows] = np.log(z)
+                self._log_z[rows] = np.log1p(z_minus_one)
                 self._ready[rows] = True
 
     def evaluate(self, alpha) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -135,10 +174,13 @@ class GibbsFamily:
         if flat.size and (node.max() >= self._ready.size or not self._ready[node].all()):
             self._fill(np.unique(node))
         t = node * self.spacing - flat  # = −δ
-        a0, a1, a2 = horner(np.take(self._series, node, axis=2), t)
+        series = np.take(self._series, node, axis=2)
+        # a_r = c_0r + t Σ_{n>=1} c_nr t^(n−1); a_0 − 1 is kept apart for log Z's accuracy.
+        rest = t * horner(series[1:], t)
+        a0, a1, a2 = series[0] + rest
         mean = a1 / a0
         fisher = a2 / a0 - mean * mean
-        log_z = self._log_z[node] + np.log(a0)
+        log_z = self._log_z[node] + np.log1p(rest[0])
         shape = alpha.shape
         return log_z.reshape(shape), mean.reshape(shape), fisher.reshape(shape)
 
@@ -200,25 +242,27 @@ def mean_log_rank_of(h) -> np.ndarray:
     rows = h.reshape(-1, d)
     basis = np.stack([np.ones(d), log_ranks(d)], axis=1)
     sums = np.empty((rows.shape[0], 2))
-    # Blocks of rows small enough to stay in cache, one reused buffer: the exponential is
-    # the dominant cost of the whole chart and this keeps it at the speed of `np.exp`.
-    block = max(1, CACHE_BLOCK_ELEMENTS // d)
-    buffer = np.empty((min(block, rows.shape[0]), d))
-    for start in range(0, rows.shape[0], block):
-        part = rows[start : start + block]
-        work = buffer[: part.shape[0]]
+    # The exponential is the dominant cost of the whole chart: one cache-sized buffer.
+    buffer = block_buffer(rows.shape[0], d)
+    for start, stop in row_blocks(rows.shape[0], d):
+        n = stop - start
+        work = buffer[: n + n % 2]
         # Shift by the first (largest, for sorted input) entry: no overflow, and the rank-1
         # term is exactly 1, so relative accuracy survives even when p_2, p_3, ... are 1e-15.
-        np.subtract(part, part[:, :1], out=work)
-        np.exp(work, out=work)
-        np.matmul(work, basis, out=sums[start : start + block])
-    target = sums[:, 1] / sums[:, 0]
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite rows: see below
+            np.subtract(rows[start:stop], rows[start:stop, :1], out=work[:n])
+            np.exp(work[:n], out=work[:n])
+        work[n:] = 0.0  # padding row: an even row count (row_stable_matmul)
+        sums[start:stop] = (work @ basis)[:n]
+    with np.errstate(invalid="ignore", divide="ignore"):  # non-finite rows handled below
+        target = sums[:, 1] / sums[:, 0]
     bad = ~np.isfinite(target)
     if np.any(bad):
         # Unsorted input can overflow the shift above: redo those rows with the row maximum.
         sub = rows[bad]
-        sums = np.exp(sub - sub.max(axis=1, keepdims=True)) @ basis
-        target[bad] = sums[:, 1] / sums[:, 0]
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            sums = row_stable_matmul(np.exp(sub - sub.max(axis=1, keepdims=True)), basis)
+            target[bad] = sums[:, 1] / sums[:, 0]
         if not np.all(np.isfinite(target)):
             n_bad = int(np.count_nonzero(~np.isfinite(target)))
             raise NonFiniteError(

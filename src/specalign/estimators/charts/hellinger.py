@@ -16,21 +16,23 @@ from ..orbit import log_ranks
 from . import STATUS_CAPPED, STATUS_NOT_CONVERGED, STATUS_OK, ChartEstimate
 from ._solve import DEFAULT_ATOL, DEFAULT_MAXITER, DEFAULT_RTOL, find_root
 from .gibbs import (
-    CACHE_BLOCK_ELEMENTS,
-    INVERSE_FACTORIALS,
     DEFAULT_ALPHA_MAX,
+    INVERSE_FACTORIALS,
     TAYLOR_ORDER,
     TAYLOR_REACH,
     as_cartan,
+    block_buffer,
     check_chart_options,
     gibbs_family,
     horner,
+    row_blocks,
+    row_stable_matmul,
 )
 
 __all__ = ["fit", "scan_grid"]
 
-# Scan grid: step 1/4 up to α = 2, then ratio 5/4 (the exponent's resolution scales with α).
-_FINE_STEP, _FINE_END, _COARSE_RATIO = 0.25, 2.0, 1.25
+# Scan grid: step 1/2 up to α = 2, then ratio 1.35 (the exponent's resolution scales with α).
+_FINE_STEP, _FINE_END, _COARSE_RATIO = 0.5, 2.0, 1.35
 # Most elements of cached rows exp(−α_j x/2) during the scan (32 MiB).
 _DECAY_CACHE_ELEMENTS = 1 << 22
 
@@ -38,7 +40,7 @@ _DECAY_CACHE_ELEMENTS = 1 << 22
 def scan_grid(alpha_max: float) -> np.ndarray:
     """Nodes at which the stationarity condition is scanned: ``0 = α_0 < … < α_G = alpha_max``.
 
-    Step ``1/4`` on ``[0, 2]``, then a geometric progression of ratio ``5/4`` (24 nodes up to
+    Step ``1/2`` on ``[0, 2]``, then a geometric progression of ratio ``1.35`` (16 nodes up to
     ``alpha_max = 50``).
     """
     fine = np.arange(0.0, _FINE_END, _FINE_STEP)
@@ -52,17 +54,18 @@ class _LocalExpansion:
     """Taylor expansions in ``α`` of ``S_i(α) = Σ_k s_k k^(−α/2)`` for a set of problems.
 
     Problem ``i`` belongs to spectrum ``elements[i]`` (row of ``rows``, its ``h``), with
-    ``s = exp((h − h_1)/2)``. It keeps an expansion node ``α_j = j ρ`` (``ρ = 2 y / log d``)
+    ``s = exp((h − shift)/2)``. It keeps an expansion node ``α_j = j ρ`` (``ρ = 2 y / log d``)
     and the Taylor coefficients ``M_{n+r}/n!`` of the sums ``M_n = Σ_k s_k k^(−α_j/2) (log k)^n``
     (``n <= N + 2``), valid for ``|α − α_j| <= ρ``; it moves to the node nearest ``α`` when
     ``α`` leaves that range (recomputing ``s`` for those spectra).
     """
 
-    def __init__(self, rows: np.ndarray, elements: np.ndarray) -> None:
+    def __init__(self, rows: np.ndarray, shift: np.ndarray, elements: np.ndarray) -> None:
         self._rows = rows
+        self._shift = shift
         self._elements = elements
         self._x = log_ranks(rows.shape[1])
-        self._powers = self._x[:, None] ** np.arange(TAYLOR_ORDER + 3)
+        self._powers = gibbs_family(rows.shape[1]).powers
         self.radius = 2.0 * TAYLOR_REACH / float(self._x[-1])
         self._node = np.full(elements.size, -1, dtype=np.int64)
         self._series = np.zeros((TAYLOR_ORDER + 1, 3, elements.size))
@@ -84,16 +87,42 @@ class _LocalExpansion:
         new_node = np.rint(alpha[stale] / self.radius).astype(np.int64)
         for j in np.unique(new_node):
             group = positions[new_node == j]
-            part = self._rows[self._elements[group]]
-            s = np.exp(0.5 * (part - part[:, :1]))
+            spectra = self._elements[group]
+            s = np.exp(0.5 * (self._rows[spectra] - self._shift[spectra, None]))
             decay = np.exp(-0.5 * j * self.radius * self._x)
-            self.set_sums(group, j, s @ (decay[:, None] * self._powers))
+            self.set_sums(group, j, row_stable_matmul(s, decay[:, None] * self._powers))
 
     def sums(self, alpha: np.ndarray, index: np.ndarray) -> np.ndarray:
         """``Σ_k s_k k^(−α/2) (log k)^r`` for ``r = 0, 1, 2``, shape ``(3, m)``."""
         self._expand(alpha, index)
         t = -0.5 * (alpha - self._node[index] * self.radius)
         return horner(np.take(self._series, index, axis=2), t)
+
+
+def start_point(grid: np.ndarray, cell: np.ndarray, g: np.ndarray, log_bc: np.ndarray):
+    """Starting point for the root of ``g`` in ``[grid[cell], grid[cell + 1]]`` (per row).
+
+    The maximizer of the cubic Hermite interpolant of ``log BC`` on the cell (values
+    ``log BC``, slopes ``g/2`` at both ends): the root in ``[0, 1]`` of the quadratic
+    ``A t² + B t + C`` (its derivative in ``t``). The regula falsi point where that fails.
+    """
+    rows = np.arange(cell.size)
+    lo, hi = grid[cell], grid[cell + 1]
+    width = hi - lo
+    g_lo, g_hi = g[rows, cell], g[rows, cell + 1]
+    slope_lo, slope_hi = 0.5 * width * g_lo, 0.5 * width * g_hi
+    rise = log_bc[rows, cell + 1] - log_bc[rows, cell]
+    a = 3.0 * (slope_lo + slope_hi) - 6.0 * rise
+    b = 6.0 * rise - 4.0 * slope_lo - 2.0 * slope_hi
+    c = slope_lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # Stable roots q/a and c/q; p'(0) > 0 >= p'(1) leaves exactly one in [0, 1].
+        q = -0.5 * (b + np.copysign(np.sqrt(np.maximum(b * b - 4.0 * a * c, 0.0)), b))
+        first, second = q / a, c / q
+        t = np.where((first >= 0) & (first <= 1), first, second)
+        falsi = lo - g_lo * width / (g_hi - g_lo)
+        start = lo + width * t
+    return np.where((t >= 0) & (t <= 1), start, falsi)
 
 
 class _Scan(NamedTuple):
@@ -103,13 +132,18 @@ class _Scan(NamedTuple):
     first_sums: np.ndarray  # the sums M_n at that node, (n, N + 3)
 
 
-def _scan(rows: np.ndarray, grid: np.ndarray, mean: np.ndarray, log_z: np.ndarray) -> _Scan:
+def _scan(
+    rows: np.ndarray, shift: np.ndarray, grid: np.ndarray, mean: np.ndarray, log_z: np.ndarray
+) -> _Scan:
     """One streamed pass over the batch: ``g`` and ``log BC`` on the grid, and the Taylor sums
-    for the first bracketed root of every spectrum while its row is still in cache."""
+    for the first bracketed root of every spectrum while its row is still in cache.
+
+    ``s = exp((h − shift)/2)``, with ``shift`` the largest entry of each row.
+    """
     n_spectra, d = rows.shape
     x = log_ranks(d)
     radius = 2.0 * TAYLOR_REACH / float(x[-1])
-    powers = x[:, None] ** np.arange(TAYLOR_ORDER + 3)
+    powers = gibbs_family(d).powers
     decay = np.exp(-0.5 * grid[:, None] * x)
     columns = np.concatenate([decay, decay * x], axis=0).T
     n_grid = grid.size
@@ -128,34 +162,36 @@ def _scan(rows: np.ndarray, grid: np.ndarray, mean: np.ndarray, log_z: np.ndarra
                 decay_at[j] = row
         return row
 
-    block = max(1, CACHE_BLOCK_ELEMENTS // d)
-    buffer = np.empty((min(block, n_spectra), d))
-    for start in range(0, n_spectra, block):
-        part = rows[start : start + block]
-        s = buffer[: part.shape[0]]
-        # Shift by the first (largest, for sorted input) entry: s_1 = 1, no overflow.
-        np.subtract(part, part[:, :1], out=s)
-        s *= 0.5
-        np.exp(s, out=s)
-        sums = s @ columns
+    buffer = block_buffer(n_spectra, d)
+    for start, stop in row_blocks(n_spectra, d):
+        n = stop - start
+        s = buffer[: n + n % 2]
+        # Non-finite results (a wrong shift for unsorted rows, NaN input) are handled by fit().
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.subtract(rows[start:stop], shift[start:stop, None], out=s[:n])
+            s[:n] *= 0.5
+            np.exp(s[:n], out=s[:n])
+        s[n:] = 0.0  # padding row: an even row count (row_stable_matmul)
+        sums = (s @ columns)[:n]
         sum_s, sum_sx = sums[:, :n_grid], sums[:, n_grid:]
         with np.errstate(divide="ignore", invalid="ignore"):
             g_part = mean - sum_sx / sum_s
-            log_bc[start : start + block] = np.log(sum_s) - 0.5 * log_z
-        g[start : start + block] = g_part
+            log_bc[start:stop] = np.log(sum_s) - 0.5 * log_z
+        g[start:stop] = g_part
         down = (g_part[:, :-1] > 0) & (g_part[:, 1:] <= 0)
-        has = np.flatnonzero(down.any(axis=1))
-        if has.size == 0:
+        bracketed = down.any(axis=1)
+        if not np.any(bracketed):
             continue
-        cell = np.argmax(down[has], axis=1)
-        g_lo, g_hi = g_part[has, cell], g_part[has, cell + 1]
-        # The regula falsi point: the root finder starts there too (x0=None).
-        start_alpha = grid[cell] - g_lo * (grid[cell + 1] - grid[cell]) / (g_hi - g_lo)
-        node = np.rint(start_alpha / radius).astype(np.int64)
+        # Expand where the root finder will start (fit() computes the same point); rows
+        # without a bracket ride along at node 0 and are ignored.
+        start_alpha = start_point(grid, np.argmax(down, axis=1), g_part, log_bc[start:stop])
+        node = np.rint(np.where(bracketed, start_alpha, 0.0) / radius).astype(np.int64)
         unique_node, which = np.unique(node, return_inverse=True)
         decay_rows = np.stack([decay_row(int(j)) for j in unique_node])
-        first_sums[start + has] = (s[has] * decay_rows[which]) @ powers
-        first_node[start + has] = node
+        s[:n] *= decay_rows[which]  # in place: s is not needed any more
+        block_sums = (s @ powers)[:n]
+        first_sums[start:stop][bracketed] = block_sums[bracketed]
+        first_node[start:stop][bracketed] = node[bracketed]
     return _Scan(g, log_bc, first_node, first_sums)
 
 
@@ -194,19 +230,22 @@ def fit(
 
     Notes
     -----
-    With ``p = exp(h)/d``, ``BC(α) = Σ_k √p_k √p_k(α) = Σ_k √p_k k^(−α/2) / √Z(α)``, and
+    With ``p = exp(h)/d``, ``BC(α) = Σ_k √p_k √p_k(α) = Σ_k √p_k k^(−α/2) / √Z(α)`` and
 
-        ``d/dα log BC(α) = ½ g(α)``,  ``g(α) = μ(α) − E_{q_α}[log k]``,  ``q_{α,k} ∝ √p_k k^(−α/2)``,
+        ``d/dα log BC(α) = ½ g(α)``,  ``g(α) = μ(α) − E_{q_α}[log k]``,
 
-    with ``g'(α) = −I(α) + ½ Var_{q_α}(log k)``. Procedure: (1) evaluate ``g`` and ``BC``
-    exactly on :func:`scan_grid` (one matrix product over the batch); (2) in every grid cell
-    where ``g`` changes sign from ``+`` to ``−`` (a local maximum of ``BC``), solve ``g = 0`` by
-    safeguarded Newton steps, evaluating the sums over ``k`` by Taylor expansions in ``α``
-    (:class:`_LocalExpansion`); (3) return the candidate with the largest ``BC`` among these
-    roots and the ends ``0`` and ``alpha_max``. Two extra roots inside one grid cell would be
-    missed; in random trials on ordered spectra ``g`` never had more than one root. For
-    ordered spectra ``g(0) >= 0`` (Chebyshev), so ``α̂ >= 0``; on the orbit ``q_α = p(α)`` at
-    the true ``α``, which is therefore a root, and ``BC = 1`` there (global maximum). See
+    where ``q_{α,k} ∝ √p_k k^(−α/2)``; ``g'(α) = −I(α) + ½ Var_{q_α}(log k)``. Procedure:
+    (1) evaluate ``g`` and ``log BC`` exactly on :func:`scan_grid` (one streamed matrix
+    product over the batch); (2) in every grid cell where ``g`` changes sign from ``+`` to
+    ``−`` (a local maximum of ``BC``), solve ``g = 0`` by safeguarded Newton steps from
+    :func:`start_point`, with the sums over ``k`` evaluated by Taylor expansions in ``α``
+    (``_LocalExpansion``); (3) the
+    candidates are these roots, ``0`` if ``g(0) <= 0`` and ``alpha_max`` if
+    ``g(alpha_max) > 0`` (ends where ``BC`` does not increase inwards); a single candidate
+    is the answer, several are compared by ``BC``. Two extra roots inside one grid cell
+    would go unseen; in random trials on ordered spectra ``g`` never had more than one
+    root. For ordered spectra ``g(0) >= 0`` (Chebyshev), so ``α̂ >= 0``; on the orbit,
+    ``q_α = p(α)`` at the true ``α``, which is therefore a root with ``BC = 1``. See
     docs/theory/nonlinear-charts.md.
     """
     alpha_max, maxiter = check_chart_options("hellinger", window, alpha_max, maxiter)
@@ -216,9 +255,19 @@ def fit(
     family = gibbs_family(d)
     grid = scan_grid(alpha_max)
     log_z, mean, _ = family.evaluate(grid)
-    scan = _scan(rows, grid, mean, log_z)
+    # Shift by the first entry, the largest for sorted rows: s_1 = 1, no overflow.
+    shift = rows[:, 0].copy()
+    scan = _scan(rows, shift, grid, mean, log_z)
     g, log_bc = scan.stationarity, scan.log_bc
     finite = np.all(np.isfinite(g), axis=1) & np.all(np.isfinite(log_bc), axis=1)
+    if not np.all(finite):
+        # Unsorted rows can overflow exp((h − h_1)/2): redo them shifted by their maximum.
+        redo = np.flatnonzero(~finite)
+        shift[redo] = rows[redo].max(axis=1)
+        again = _scan(rows[redo], shift[redo], grid, mean, log_z)
+        for field, value in zip(scan, again, strict=True):
+            field[redo] = value
+        finite = np.all(np.isfinite(g), axis=1) & np.all(np.isfinite(log_bc), axis=1)
     if not np.all(finite):
         raise NonFiniteError(
             f"h holds NaN or +inf in {int(np.count_nonzero(~finite))} spectrum(s); Cartan "
@@ -238,7 +287,7 @@ def fit(
 
     spectrum, cell = np.nonzero((g[:, :-1] > 0) & (g[:, 1:] <= 0))
     if spectrum.size:
-        local = _LocalExpansion(rows, spectrum)
+        local = _LocalExpansion(rows, shift, spectrum)
         # The first bracket of each spectrum was expanded during the scan.
         first = np.flatnonzero(np.r_[True, spectrum[1:] != spectrum[:-1]])
         local.set_sums(first, scan.first_node[spectrum[first]], scan.first_sums[spectrum[first]])
@@ -255,6 +304,7 @@ def fit(
             grid[cell + 1],
             g[spectrum, cell],
             g[spectrum, cell + 1],
+            x0=start_point(grid, cell, g[spectrum], log_bc[spectrum]),
             rtol=rtol,
             atol=atol,
             maxiter=maxiter,

@@ -9,6 +9,7 @@ is one matrix-vector product over the batch.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -92,17 +93,21 @@ def ls_weights(d: int, window=None) -> np.ndarray:
             "ls_weights_masked(window_mask(*resolve_window(q, h), d)) or fit(h, window=q)"
         )
     k_lo, k_hi = (1, d) if window is None else window
-    weights = np.zeros(d)
-    weights[k_lo - 1 : k_hi] = _window_weights(log_ranks(d)[k_lo - 1 : k_hi])
-    return weights
+    return _fixed_weights(d, k_lo, k_hi).copy()
 
 
-def _window_weights(x: np.ndarray) -> np.ndarray:
+@functools.lru_cache(maxsize=64)
+def _fixed_weights(d: int, k_lo: int, k_hi: int) -> np.ndarray:
+    """Read-only weights of a fixed window (cached: chains refit every interface)."""
+    x = log_ranks(d)[k_lo - 1 : k_hi]
     # Correctly rounded mean plus one refinement pass: Σ (x − x̄) = 0 to rounding, which
     # keeps ⟨w, x⟩ = −1 and Σ w = 0 to ~1e-15 even for d = 10^5 (exactness on the orbit).
     centred = x - math.fsum(x) / x.size
     centred -= math.fsum(centred) / x.size
-    return -centred / math.fsum(centred * centred)
+    weights = np.zeros(d)
+    weights[k_lo - 1 : k_hi] = -centred / math.fsum(centred * centred)
+    weights.flags.writeable = False
+    return weights
 
 
 def ls_weights_masked(mask) -> np.ndarray:
@@ -125,9 +130,10 @@ def _weights_for(window, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     """Weights (``(d,)`` or ``(..., d)``) and window bounds for ``h``."""
     d = h.shape[-1]
     k_lo, k_hi = resolve_window(window, h)
-    if isinstance(check_window(window, d), float):
+    window = check_window(window, d)
+    if isinstance(window, float):
         return ls_weights_masked(window_mask(k_lo, k_hi, d)), k_lo, k_hi
-    return ls_weights(d, window), k_lo, k_hi
+    return _fixed_weights(d, *((1, d) if window is None else window)), k_lo, k_hi
 
 
 def fit(h, *, window=None) -> ChartEstimate:

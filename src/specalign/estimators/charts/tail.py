@@ -145,18 +145,20 @@ def fit_tail(
     Notes
     -----
     Candidates ``x_min`` are the distinct eigenvalues whose tail ``{λ >= x_min}`` holds at
-    least ``min_tail`` distinct values. For each, with tail size ``n``,
+    least ``min_tail`` distinct values. For each, with tail size ``n``, the MLE
 
-        ``a = 1 + n / Σ_{λ_k >= x_min} log(λ_k / x_min)``  (so ``1/(a − 1)`` is the mean log-excess),
+        ``a = 1 + n / Σ_{λ_k >= x_min} log(λ_k / x_min)``
 
-    and ``D = max_j |F(y_j) − S(y_j)|`` over the tail points ``y_j``, with the fitted CDF
+    (``1/(a − 1)`` is the mean log-excess of the tail) and the KS distance
+    ``D = max_j |F(y_j) − S(y_j)|`` over the tail points ``y_j``, with the fitted CDF
     ``F(y) = 1 − (y/x_min)^(1−a)`` and the empirical CDF ``S(y)`` = fraction of tail points
-    strictly below ``y`` (Clauset et al.'s ``plfit`` and ``powerlaw``'s convention). The
-    ``x_min`` with the smallest ``D`` wins (the smallest such ``x_min`` on ties). Unlike
-    ``powerlaw``, no candidate is discarded for an exponent outside ``(0, 3)``: ``a > 3``
-    (rank exponents below 1/2) is legitimate here. The standard error is ``(a − 1)/√n``. On
-    an exact orbit spectrum the eigenvalues are exact quantiles of a Pareto law with
-    ``a − 1 = 1/α``, so ``1/(a − 1) → α`` as ``d`` grows (THEORY.md D2). See
+    strictly below ``y`` (the convention of Clauset et al.'s ``plfit`` and of ``powerlaw``).
+    The ``x_min`` with the smallest ``D`` wins (the smallest such ``x_min`` on ties). Unlike
+    ``powerlaw``, no candidate is discarded for an exponent outside ``(0, 3)`` (its default
+    parameter range): ``a > 3``, a rank exponent below 1/2, is legitimate here. The
+    standard error is ``(a − 1)/√n``. An exact orbit spectrum consists of exact quantiles of
+    a Pareto law with ``a − 1 = 1/α``; the fit keeps the whole spectrum and returns
+    ``α̂ = α (log d − xbar_d) = α (1 − log(2πd)/(2d) + …)`` (THEORY.md D2). See
     docs/theory/nonlinear-charts.md.
     """
     min_tail = _check_int(min_tail, "min_tail", 2)
