@@ -2,8 +2,9 @@
 
 The task phase starts when :func:`~specalign.studies.run_study` announces the tasks (after the
 cluster is up and the store exists) and ends with the last task's outcome: cluster start-up
-(with the workers' imports) and the final opening of the dataset are excluded. Every task runs with one BLAS thread
-(threadpoolctl in-process; OMP_NUM_THREADS=1 and friends in the worker processes).
+(with the workers' imports) and the final opening of the dataset are excluded. Every task
+runs with one BLAS thread (threadpoolctl in-process; OMP_NUM_THREADS=1 and friends in the
+worker processes).
 
 CPU time (the main process, which also runs the local cluster's scheduler, plus every
 worker process) is reported beside wall time because it does not grow when other programs
@@ -53,8 +54,8 @@ def _worker_cpu() -> float:
 
 def _warm_up() -> None:
     """Import what a task imports: start-up work, not per-task work."""
-    import specalign.estimators.chain  # noqa: F401
-    import specalign.simulate  # noqa: F401
+    import specalign.estimators.chain
+    import specalign.simulate
     import specalign.studies.task  # noqa: F401
 
 

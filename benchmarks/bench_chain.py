@@ -94,6 +94,7 @@ def main():
         print(f"analyze_chain, explicit product   {t_explicit:8.3f} s  graded/explicit "
               f"{t_chain/t_explicit:.2f}  (target <= 1.5)")
         size = dict(replicates=args.replicates, d=args.dimension // 2)
+        peak_memory(8, **size)  # warm-up: lazy imports and caches are not chain memory
         (m64, out64), (m512, out512) = peak_memory(64, **size), peak_memory(512, **size)
         print(f"peak memory (R={size['replicates']}, d={size['d']}): L=64 {m64/1e6:.2f} MB, "
               f"L=512 {m512/1e6:.2f} MB, ratio {m512/m64:.3f}")

@@ -129,3 +129,21 @@ def test_one_and_two_workers_match_bitwise(small_reference, tmp_path):
     assert "12/12 tasks" in log.getvalue()
     assert_bitwise_equal(small_reference, one)
     assert_bitwise_equal(small_reference, two)
+
+
+SHAPES = SMALL.replace("d = 10\n", "").replace("depth = 5\n", "").replace(
+    "slack = [0.0, 0.6]\nnoise = [0.0, 0.01]", "d = [6, 10]\ndepth = [3, 5]"
+).replace("[estimate]", "[estimate]\nkeep_spectra = true").replace("replicates = 6", "replicates = 2")
+
+
+def test_swept_shapes_pad_smaller_cells_with_nan(tmp_path):
+    ds = run_study(load_config(write_config(tmp_path, SHAPES)), store=tmp_path / "s.zarr").load()
+    assert ds.sizes["rank"] == 10 and ds.sizes["interface"] == 5
+    assert np.all(ds["status"].values == STATUS_OK)
+    small = ds["log_singular_values"].sel(d=6, depth=3)
+    assert np.isfinite(small.sel(interface=[1, 2, 3], rank=[1, 6]).values).all()
+    assert np.isnan(small.sel(interface=[4, 5]).values).all()
+    assert np.isnan(small.sel(rank=[7, 10]).values).all()
+    summary = summarize(ds)
+    # only the interfaces that exist count: 2 replicates x 3 or 5 interfaces
+    assert summary["violation_margin_entries"].sel(chart="ls").values.tolist() == [[6, 10], [6, 10]]

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..estimators.charts import STATUS_NOT_CONVERGED
 from .grid import Task, replicate_rngs
 from .layout import StoreLayout
 from .status import (
@@ -29,12 +30,11 @@ __all__ = ["TaskContext", "TaskOutcome", "compute_task", "run_batch", "run_task"
 
 #: Variables whose non-finite values make a replicate's status "nonfinite".
 _CORE = ("top_radial", "radial_amplitude", "slack", "condition_amplitude")
-_CHART_NOT_CONVERGED = 2  # chart_status code of specalign.estimators.charts
 
 
 @dataclass(frozen=True)
 class TaskContext:
-    """What every task of a study shares (small and picklable: shipped with each task)."""
+    """What every task of a study shares (small and picklable: sent to each worker once)."""
 
     store: str
     config_hash: str
@@ -72,13 +72,13 @@ def compute_task(task: Task, context: TaskContext) -> BlockResult:
         return _compute(task, context, replicates)
     except Exception as exc:
         if len(replicates) == 1:
-            return _failed(context, task, len(replicates), exc)
+            return _failed(len(replicates), exc)
     parts = []
     for r in replicates:
         try:
             parts.append(_compute(task, context, range(r, r + 1)))
         except Exception as exc:
-            parts.append(_failed(context, task, 1, exc))
+            parts.append(_failed(1, exc))
     return _concatenate(context, parts)
 
 
@@ -119,7 +119,7 @@ def _compute(task: Task, context: TaskContext, replicates: range) -> BlockResult
     if "chart_status" in result:
         variable = result.variables["chart_status"]
         chart_status = np.moveaxis(variable.values, variable.dims.index("replicate"), 0)
-        stuck = np.any(chart_status.reshape(n, -1) == _CHART_NOT_CONVERGED, axis=1)
+        stuck = np.any(chart_status.reshape(n, -1) == STATUS_NOT_CONVERGED, axis=1)
         status[stuck] = STATUS_CHART_NOT_CONVERGED
         message[stuck] = "a chart did not converge; see chart_status"
     if caught:
@@ -135,7 +135,7 @@ def _ordered(variable, dims: tuple[str, ...]) -> np.ndarray:
     return np.transpose(variable.values, [variable.dims.index(dim) for dim in dims])
 
 
-def _failed(context: TaskContext, task: Task, n: int, exc: Exception) -> BlockResult:
+def _failed(n: int, exc: Exception) -> BlockResult:
     code, text = classify_exception(exc)
     return BlockResult({}, np.full(n, code, dtype=np.int8), np.full(n, text, dtype=object))
 

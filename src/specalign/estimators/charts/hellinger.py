@@ -7,6 +7,7 @@ stationarity condition and the two ends of the interval.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -132,6 +133,16 @@ class _Scan(NamedTuple):
     first_sums: np.ndarray  # the sums M_n at that node, (n, N + 3)
 
 
+@functools.lru_cache(maxsize=4)
+def _scan_columns(d: int, alpha_max: float) -> np.ndarray:
+    """Read-only ``[k^(−α_j/2), k^(−α_j/2) log k]`` over :func:`scan_grid`, shape ``(d, 2G)``."""
+    x = log_ranks(d)
+    decay = np.exp(-0.5 * scan_grid(alpha_max)[:, None] * x)
+    columns = np.ascontiguousarray(np.concatenate([decay, decay * x], axis=0).T)
+    columns.flags.writeable = False
+    return columns
+
+
 def _scan(
     rows: np.ndarray, shift: np.ndarray, grid: np.ndarray, mean: np.ndarray, log_z: np.ndarray
 ) -> _Scan:
@@ -144,8 +155,7 @@ def _scan(
     x = log_ranks(d)
     radius = 2.0 * TAYLOR_REACH / float(x[-1])
     powers = gibbs_family(d).powers
-    decay = np.exp(-0.5 * grid[:, None] * x)
-    columns = np.concatenate([decay, decay * x], axis=0).T
+    columns = _scan_columns(d, float(grid[-1]))
     n_grid = grid.size
     g = np.empty((n_spectra, n_grid))
     log_bc = np.empty((n_spectra, n_grid))
@@ -239,12 +249,11 @@ def fit(
     product over the batch); (2) in every grid cell where ``g`` changes sign from ``+`` to
     ``−`` (a local maximum of ``BC``), solve ``g = 0`` by safeguarded Newton steps from
     :func:`start_point`, with the sums over ``k`` evaluated by Taylor expansions in ``α``
-    (``_LocalExpansion``); (3) the
-    candidates are these roots, ``0`` if ``g(0) <= 0`` and ``alpha_max`` if
-    ``g(alpha_max) > 0`` (ends where ``BC`` does not increase inwards); a single candidate
-    is the answer, several are compared by ``BC``. Two extra roots inside one grid cell
-    would go unseen; in random trials on ordered spectra ``g`` never had more than one
-    root. For ordered spectra ``g(0) >= 0`` (Chebyshev), so ``α̂ >= 0``; on the orbit,
+    (``_LocalExpansion``); (3) the candidates are these roots, ``0`` if ``g(0) <= 0`` and
+    ``alpha_max`` if ``g(alpha_max) > 0`` (ends where ``BC`` does not increase inwards); a
+    single candidate is the answer, several are compared by ``BC``. Two extra roots inside
+    one grid cell would go unseen; in random trials on ordered spectra ``g`` never had more
+    than one root. For ordered spectra ``g(0) >= 0`` (Chebyshev), so ``α̂ >= 0``; on the orbit,
     ``q_α = p(α)`` at the true ``α``, which is therefore a root with ``BC = 1``. See
     docs/theory/nonlinear-charts.md.
     """
@@ -274,8 +283,8 @@ def fit(
             "coordinates must be finite (log of positive eigenvalues)"
         )
 
-    # Candidates: an end of [0, alpha_max] where BC does not increase inwards, and below the
-    # root of g in every cell where g changes sign from + to −. A spectrum with a single
+    # Candidates: an end of [0, alpha_max] where BC does not increase inwards, and the root
+    # of g in every cell where g changes sign from + to −. A spectrum with a single
     # candidate takes it without comparing BC values: near the cap BC differs from 1 by less
     # than the rounding error of its logarithm, so comparisons there would be noise.
     best = np.where(g[:, 0] <= 0, log_bc[:, 0], -np.inf)
