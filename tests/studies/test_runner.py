@@ -133,7 +133,7 @@ def test_one_and_two_workers_match_bitwise(small_reference, tmp_path):
 
 SHAPES = SMALL.replace("d = 10\n", "").replace("depth = 5\n", "").replace(
     "slack = [0.0, 0.6]\nnoise = [0.0, 0.01]", "d = [6, 10]\ndepth = [3, 5]"
-).replace("[estimate]", "[estimate]\nkeep_spectra = true").replace("replicates = 6", "replicates = 2")
+).replace("[estimate]", "[estimate]\nkeep_spectra = true\nfirst_order = true").replace("replicates = 6", "replicates = 2")
 
 
 def test_swept_shapes_pad_smaller_cells_with_nan(tmp_path):
@@ -144,6 +144,7 @@ def test_swept_shapes_pad_smaller_cells_with_nan(tmp_path):
     assert np.isfinite(small.sel(interface=[1, 2, 3], rank=[1, 6]).values).all()
     assert np.isnan(small.sel(interface=[4, 5]).values).all()
     assert np.isnan(small.sel(rank=[7, 10]).values).all()
+    assert np.isfinite(ds["first_order_remainder_exponent"].sel(d=10, depth=5).values).all()
     summary = summarize(ds)
     # only the interfaces that exist count: 2 replicates x 3 or 5 interfaces
     assert summary["violation_margin_entries"].sel(chart="ls").values.tolist() == [[6, 10], [6, 10]]

@@ -61,13 +61,14 @@ class GeneratorSection(BaseModel):
 
 
 class EstimateSection(BaseModel):
-    """``[estimate]``: charts, bounds, the ``ls`` rank window, whether spectra are kept."""
+    """``[estimate]``: charts, bounds, the ``ls`` rank window, spectra and T5 terms kept."""
 
     model_config = _FORBID
     charts: tuple[str, ...] = ("ls",)
     bounds: tuple[str, ...] = ("margin",)
     window: tuple[StrictInt, StrictInt] | float | None = None
     keep_spectra: StrictBool = False
+    first_order: StrictBool = False
 
 
 class ExecutionSection(BaseModel):
@@ -141,6 +142,7 @@ class StudyConfig(BaseModel):
                 "bounds": list(self.estimate.bounds),
                 "window": _window_json(self.estimate.window),
                 "keep_spectra": self.estimate.keep_spectra,
+                "first_order": self.estimate.first_order,
             },
         }
 

@@ -77,7 +77,11 @@ def build_layout(config: StudyConfig, grid: Grid) -> StoreLayout:
     """Dimensions and variables of the store of ``config`` (from the chain schema)."""
     from ..estimators.chain_schema import chain_schema
 
-    schema = chain_schema(bounds=config.estimate.bounds, keep_spectra=config.estimate.keep_spectra)
+    schema = chain_schema(
+        bounds=config.estimate.bounds,
+        keep_spectra=config.estimate.keep_spectra,
+        first_order=config.estimate.first_order,
+    )
     taken = {*schema, *_RESERVED, *_BOOKKEEPING}
     sweep_dims = tuple(sweep_dim_name(axis, taken) for axis in grid.axes)
     sizes = dict(zip(sweep_dims, grid.shape, strict=True))

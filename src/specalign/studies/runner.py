@@ -121,6 +121,7 @@ def run_study(
             window=config.estimate.window,
             keep_spectra=config.estimate.keep_spectra,
             layout=layout,
+            first_order=config.estimate.first_order,
         )
         bar = ProgressBar(progress, len(pending))
         bar.note(

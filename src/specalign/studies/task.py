@@ -45,6 +45,7 @@ class TaskContext:
     window: Any
     keep_spectra: bool
     layout: StoreLayout
+    first_order: bool = False
 
 
 class TaskOutcome(NamedTuple):
@@ -98,6 +99,7 @@ def _compute(task: Task, context: TaskContext, replicates: range) -> BlockResult
             bounds=context.bounds,
             window=context.window,
             keep_spectra=context.keep_spectra,
+            first_order=context.first_order,
         )
     n = len(replicates)
     arrays = {}

@@ -63,7 +63,8 @@ def describe_study(config: StudyConfig | str | Path) -> str:
     lines.append(
         f"estimate: charts {', '.join(estimate.charts)}; bounds "
         f"{', '.join(estimate.bounds) or 'none'}; window {describe_window(estimate.window)}; "
-        f"keep_spectra {str(estimate.keep_spectra).lower()}"
+        f"keep_spectra {str(estimate.keep_spectra).lower()}; first_order "
+        f"{str(estimate.first_order).lower()}"
     )
     used = [dim for dim in layout.sizes if any(dim in v.dims for v in layout.variables.values())]
     dims = ", ".join(f"{dim}: {layout.sizes[dim]}" for dim in used)
