@@ -83,7 +83,7 @@ def main() -> None:
     work = baseline_seconds(text)
     print(f"tasks: {args.tasks}; baseline computation per task: {1e3 * work:.2f} ms")
     for label, workers in (("in-process", None), (f"{args.workers} workers", args.workers)):
-        phase = task_phase(text, workers=workers)
+        phase = task_phase(text, workers=workers, warm_up=TRIVIAL.format(tasks=20))
         wall, cpu = phase.wall / args.tasks, phase.cpu / args.tasks
         overhead = cpu - work
         wall_overhead = wall * (workers or 1) - work

@@ -49,8 +49,9 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=24)
     args = parser.parse_args()
     text = STUDY.format(replicates=args.replicates, d=args.d, depth=args.depth)
-    one = task_phase(text, workers=1)
-    two = task_phase(text, workers=2)
+    warm_up = STUDY.format(replicates=4, d=args.d, depth=2)
+    one = task_phase(text, workers=1, warm_up=warm_up)
+    two = task_phase(text, workers=2, warm_up=warm_up)
     tasks = 4 * -(-args.replicates // 4)  # 4 cells x replicate blocks of 4
     print(f"{tasks} tasks of 4 chains (d = {args.d}, depth = {args.depth})")
     print(

@@ -63,7 +63,7 @@ def test_t1_identity_holds_at_every_interface(kind, d, depth, epsilon, slack, no
 
 
 def test_t1_identity_at_d_256():
-    ds = analyze_chain(_chain("ginibre", d=256, depth=8, replicates=2, seed=3),
+    ds = analyze_chain(_chain("ginibre", d=256, depth=4, replicates=2, seed=3),
                        charts=CHARTS, bounds=())
     assert t1_identity_error(ds) <= 1e-10
 

@@ -131,9 +131,13 @@ def test_one_and_two_workers_match_bitwise(small_reference, tmp_path):
     assert_bitwise_equal(small_reference, two)
 
 
-SHAPES = SMALL.replace("d = 10\n", "").replace("depth = 5\n", "").replace(
-    "slack = [0.0, 0.6]\nnoise = [0.0, 0.01]", "d = [6, 10]\ndepth = [3, 5]"
-).replace("[estimate]", "[estimate]\nkeep_spectra = true\nfirst_order = true").replace("replicates = 6", "replicates = 2")
+SHAPES = (
+    SMALL.replace("d = 10\n", "")
+    .replace("depth = 5\n", "")
+    .replace("slack = [0.0, 0.6]\nnoise = [0.0, 0.01]", "d = [6, 10]\ndepth = [3, 5]")
+    .replace("[estimate]", "[estimate]\nkeep_spectra = true\nfirst_order = true")
+    .replace("replicates = 6", "replicates = 2")
+)
 
 
 def test_swept_shapes_pad_smaller_cells_with_nan(tmp_path):

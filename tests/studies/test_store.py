@@ -105,8 +105,9 @@ def test_foreign_directory_is_refused_and_left_alone(tmp_path):
     path = tmp_path / "data"
     path.mkdir()
     (path / "keep.txt").write_text("mine")
-    with pytest.raises(StoreError, match="not a specalign study store"):
-        prepare_store(path, config, grid, layout, resume=True)
+    for flags in ({"resume": True}, {"force": True}, {"resume": True, "force": True}):
+        with pytest.raises(StoreError, match="not a specalign study store"):
+            prepare_store(path, config, grid, layout, **flags)
     assert (path / "keep.txt").read_text() == "mine"
     with pytest.raises(StoreError, match="no study store"):
         open_study(tmp_path / "missing.zarr")

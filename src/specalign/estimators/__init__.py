@@ -11,6 +11,9 @@ No I/O and no Dask here (DESIGN.md). Modules, in the order of THEORY.md:
 
 from __future__ import annotations
 
+# The orbit *function* is exported at the top level (specalign.orbit); here it would shadow
+# the submodule specalign.estimators.orbit.
+
 from .bounds import BOUNDS
 from .chain import analyze_chain
 from .charts import CHARTS, fit_exponent, fit_exponent_log
@@ -42,7 +45,6 @@ from .orbit import (
     kl_orbit,
     log_harmonic,
     mean_log_rank,
-    orbit,
     orbit_log_spectrum,
     top_frobenius,
 )
@@ -94,7 +96,6 @@ __all__ = [
     "log_singular_values",
     "lyapunov_spectrum",
     "mean_log_rank",
-    "orbit",
     "orbit_log_spectrum",
     "orbit_quantile_rank_bracket",
     "product_log_singular_values",

@@ -232,8 +232,8 @@ def analyze_chain(
             nu = np.linalg.eigvalsh(first_order_sum + first_order_sum.transpose(0, 2, 1))
             nu = nu[:, ::-1] - nu.mean(axis=-1, keepdims=True)
             ls_w = ls_weights(d, None)
-            record("first_order_exponent", nu @ ls_w)
-            record("first_order_remainder_exponent", (h - nu) @ ls_w)
+            record("first_order_exponent", np.sum(nu * ls_w, axis=-1))
+            record("first_order_remainder_exponent", np.sum((h - nu) * ls_w, axis=-1))
             record("first_order_top_radial", nu[:, 0] / xbar)
             record("first_order_remainder_cartan", np.max(np.abs(h - nu), axis=-1))
         log_sigma_prev, h_prev = log_sigma_J, h

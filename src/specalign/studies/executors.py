@@ -38,10 +38,17 @@ BLAS_ENV = {
     "NUMEXPR_NUM_THREADS": "1",
 }
 
-#: Dask settings of the local cluster's workers: the statistical profiler samples every
-#: thread's stack each 10 ms, which more than doubles the cost of a task's many small file
-#: writes; it only feeds the dashboard's profile page.
-WORKER_CONFIG_ENV = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
+#: Dask settings of the local cluster's workers. The statistical profiler samples every
+#: thread's stack each 10 ms (it feeds only the dashboard's profile page), and the 20 ms
+#: event-loop tick and 100 ms memory monitor keep waking the worker's event loop: each wake
+#: takes the GIL from the task thread, which costs most during a task's many small file
+#: writes. Together they more than doubled the CPU time of small tasks
+#: (benchmarks/bench_study_overhead.py).
+WORKER_CONFIG_ENV = {
+    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
+    "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1000ms",
+    "DASK_DISTRIBUTED__WORKER__MEMORY__MONITOR_INTERVAL": "1000ms",
+}
 
 Callback = Callable[[TaskOutcome], None]
 

@@ -166,7 +166,8 @@ def prepare_store(
     Rules (docs/studies.md): a new path is created. An existing store is reused with
     ``resume=True`` when it was made by the same config (same hash of the normalized
     science config); without ``resume`` an existing store is refused, as is a store of a
-    different config, unless ``force=True``, which replaces it by a fresh one.
+    different config, unless ``force=True``, which replaces it by a fresh one. A path that
+    is not a specalign store is always refused.
 
     Returns
     -------
@@ -206,7 +207,7 @@ def check_store(path: str | Path, config: StudyConfig, *, resume: bool, force: b
     same = found == config.config_hash()
     if resume and same:
         return "resume"
-    if not force:
+    if found is None or not force:  # never delete what specalign did not write
         raise StoreError(_refusal(path, found, same))
     return "replace"
 
@@ -215,7 +216,7 @@ def _refusal(path: Path, found: str | None, same: bool) -> str:
     if found is None:
         return (
             f"{str(path)!r} exists and is not a specalign study store; choose another "
-            "--output, or pass --force to replace it"
+            "--output (specalign does not delete what it did not write, even with --force)"
         )
     if not same:
         return (
