@@ -76,31 +76,38 @@ def main():
     parser.add_argument("--depth", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    factors = make_factors(np.random.default_rng(0), args.depth, args.replicates,
-                           args.dimension)
+    factors = make_factors(np.random.default_rng(0), args.depth, args.replicates, args.dimension)
     no_transport = tuple(b for b in BOUNDS if b != "transport")
     with threadpool_limits(1):
         t_bare = best_of(lambda: bare(factors), args.repeats)
         t_chain = best_of(lambda: analyze_chain(factors, bounds=no_transport), args.repeats)
         t_all = best_of(lambda: analyze_chain(factors), args.repeats)
         t_explicit = best_of(
-            lambda: analyze_chain(factors, bounds=no_transport, product="explicit"),
-            args.repeats)
+            lambda: analyze_chain(factors, bounds=no_transport, product="explicit"), args.repeats
+        )
         print(f"R={args.replicates} d={args.dimension} L={args.depth}, 1 BLAS thread")
         print(f"bare 2L SVDs + L matmuls          {t_bare:8.3f} s")
-        print(f"analyze_chain (no transport)      {t_chain:8.3f} s  ratio {t_chain/t_bare:.2f}"
-              "  (target <= 1.3)")
-        print(f"analyze_chain (all bounds)        {t_all:8.3f} s  ratio {t_all/t_bare:.2f}")
-        print(f"analyze_chain, explicit product   {t_explicit:8.3f} s  graded/explicit "
-              f"{t_chain/t_explicit:.2f}  (target <= 1.5)")
+        print(
+            f"analyze_chain (no transport)      {t_chain:8.3f} s  ratio {t_chain / t_bare:.2f}"
+            "  (target <= 1.3)"
+        )
+        print(f"analyze_chain (all bounds)        {t_all:8.3f} s  ratio {t_all / t_bare:.2f}")
+        print(
+            f"analyze_chain, explicit product   {t_explicit:8.3f} s  graded/explicit "
+            f"{t_chain / t_explicit:.2f}  (target <= 1.5)"
+        )
         size = dict(replicates=args.replicates, d=args.dimension // 2)
         peak_memory(8, **size)  # warm-up: lazy imports and caches are not chain memory
         (m64, out64), (m512, out512) = peak_memory(64, **size), peak_memory(512, **size)
-        print(f"peak memory (R={size['replicates']}, d={size['d']}): L=64 {m64/1e6:.2f} MB, "
-              f"L=512 {m512/1e6:.2f} MB, ratio {m512/m64:.3f}")
-        print(f"  of which the returned dataset (O(R L) by nature): {out64/1e6:.2f} MB, "
-              f"{out512/1e6:.2f} MB; working memory ratio "
-              f"{(m512 - out512)/(m64 - out64):.3f}  (target within 10%)")
+        print(
+            f"peak memory (R={size['replicates']}, d={size['d']}): L=64 {m64 / 1e6:.2f} MB, "
+            f"L=512 {m512 / 1e6:.2f} MB, ratio {m512 / m64:.3f}"
+        )
+        print(
+            f"  of which the returned dataset (O(R L) by nature): {out64 / 1e6:.2f} MB, "
+            f"{out512 / 1e6:.2f} MB; working memory ratio "
+            f"{(m512 - out512) / (m64 - out64):.3f}  (target within 10%)"
+        )
 
 
 if __name__ == "__main__":

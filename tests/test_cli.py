@@ -156,6 +156,34 @@ def test_bad_scheduler_and_missing_store(workdir):
     assert missing.exit_code == 2 and "no study store" in missing.stderr
 
 
-def test_profile_is_a_stub_for_a_later_release(workdir):
+def test_profile_of_a_missing_file_is_a_clear_error(workdir):
     result = _invoke("profile", "weights.safetensors")
-    assert result.exit_code == 2 and "not implemented yet" in result.stderr
+    assert result.exit_code == 2 and result.stderr.startswith("Error:")
+    assert "weights.safetensors" in result.stderr
+    assert not Path("outputs").exists() or not any(Path("outputs").iterdir())
+
+
+def test_profile_of_an_npz_file_writes_table_store_and_plots(workdir):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    d = 12
+    arrays = {}
+    for block in range(3):
+        prefix = f"encoder.layer.{block}"
+        for name in (
+            "attention.self.query",
+            "attention.self.key",
+            "attention.self.value",
+            "attention.output.dense",
+        ):
+            arrays[f"{prefix}.{name}.weight"] = rng.standard_normal((d, d)) / np.sqrt(d)
+        arrays[f"{prefix}.intermediate.dense.weight"] = rng.standard_normal((4 * d, d)) / d
+        arrays[f"{prefix}.output.dense.weight"] = rng.standard_normal((d, 4 * d)) / d
+        arrays[f"{prefix}.output.dense.bias"] = np.zeros(d)
+    np.savez("tiny.npz", **arrays)
+    result = _invoke("profile", "tiny.npz", "--output", "prof", "--scale", "0.3", "--no-plots")
+    assert result.exit_code == 0, result.stderr
+    assert Path("prof/profile.csv").is_file()
+    rows = Path("prof/profile.csv").read_text().splitlines()
+    assert len(rows) == 1 + len(arrays)  # header, then one row per tensor (bias skipped)

@@ -7,9 +7,17 @@ import specalign
 
 
 def test_contract_names_exist():
-    for name in ("spectrum", "orbit", "fit_exponent", "top_radial", "effective_rank",
-                 "analyze_chain", "run_study", "product_log_singular_values",
-                 "lyapunov_spectrum"):
+    for name in (
+        "spectrum",
+        "orbit",
+        "fit_exponent",
+        "top_radial",
+        "effective_rank",
+        "analyze_chain",
+        "run_study",
+        "product_log_singular_values",
+        "lyapunov_spectrum",
+    ):
         assert callable(getattr(specalign, name)), name
     assert callable(specalign.simulate.generate)
 

@@ -34,19 +34,15 @@ def as_float_array(x, name: str, *, min_ndim: int = 1) -> np.ndarray:
     """
     try:
         arr = np.asarray(x)
-    except Exception as exc:  # noqa: BLE001 - anything numpy cannot read is a user error
+    except Exception as exc:  # anything numpy cannot read is a user error
         raise InputError(f"{name} could not be read as a numeric array: {exc}") from exc
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
-    ):
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise InputError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
     if np.iscomplexobj(arr):
         raise InputError(f"{name} must be real, got complex dtype {arr.dtype}")
     arr = arr.astype(np.float64, copy=False)
     if arr.ndim < min_ndim:
-        raise DimensionError(
-            f"{name} must have at least {min_ndim} axes, got shape {arr.shape}"
-        )
+        raise DimensionError(f"{name} must have at least {min_ndim} axes, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise NonFiniteError(

@@ -179,20 +179,70 @@ def _write_plots(dataset, outdir: Path, *, x, y, metrics, extras: bool = False) 
 @main.command()
 @click.argument("weights_file", type=click.Path(path_type=Path))
 @click.option(
+    "--pattern",
+    "patterns",
+    multiple=True,
+    metavar="GLOB",
+    help="Select tensors by name (glob, or 're:' regex); repeatable.",
+)
+@click.option(
+    "--chart",
+    "charts",
+    multiple=True,
+    metavar="NAME",
+    help="Chart of the profile and chain (ls, gibbs, hellinger, top, tail); "
+    "repeatable [default: ls, gibbs, hellinger, top].",
+)
+@click.option(
     "--output",
     "outdir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Directory for the table, dataset and plots.",
+    help="Directory for the table, dataset and plots [default: outputs/profile-<stem>].",
 )
-def profile(weights_file, outdir) -> None:
-    """Profile the operator chain of real network weights (not available yet)."""
-    click.echo(
-        "Error: `specalign profile` is not implemented yet; it arrives with the weights "
-        "reader in a later release",
-        err=True,
-    )
-    sys.exit(EXIT_BAD_INPUT)
+@click.option(
+    "--scale",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Residual scale c of the surrogate factors I + c W_O W_V, I + c W_2 W_1.",
+)
+@click.option(
+    "--normalize",
+    is_flag=True,
+    help="Divide each surrogate product by its spectral norm before scaling.",
+)
+@click.option(
+    "--chain",
+    "chains",
+    multiple=True,
+    metavar="PATH",
+    help="Surrogate chain(s) to verify: network, attention, mlp [default: all].",
+)
+@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@_handle_errors
+def profile(weights_file, patterns, charts, outdir, scale, normalize, chains, no_plots) -> None:
+    """Per-matrix exponent profile of WEIGHTS_FILE and verification of its surrogate chain.
+
+    Writes profile.csv, profile.zarr and PNG plots; exits 1 if a bound is violated.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from .studies.profile import CHAINS, DEFAULT_CHARTS, profile_command
+
+    with threadpool_limits(1):  # one BLAS thread, like study workers: fair and repeatable
+        code = profile_command(
+            weights_file,
+            pattern=list(patterns) or None,
+            charts=charts or DEFAULT_CHARTS,
+            output=outdir,
+            scale=scale,
+            normalize=normalize,
+            chains=chains or tuple(CHAINS),
+            plots=not no_plots,
+            echo=click.echo,
+        )
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

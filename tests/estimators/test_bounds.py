@@ -13,14 +13,21 @@ from specalign.estimators import bounds as bnd
 
 def test_bound_names_are_the_theory_table():
     assert bnd.BOUNDS == (
-        "margin", "displacement", "apriori", "budget", "lidskii", "hellinger", "transport",
+        "margin",
+        "displacement",
+        "apriori",
+        "budget",
+        "lidskii",
+        "hellinger",
+        "transport",
         "action",
     )
 
 
 def test_margin_bound_value():
-    got = bnd.margin_bound(np.array([0.3, 0.1]), np.array([0.1, 0.4]), np.array([-0.02, 0.0]),
-                           xbar=2.0)
+    got = bnd.margin_bound(
+        np.array([0.3, 0.1]), np.array([0.1, 0.4]), np.array([-0.02, 0.0]), xbar=2.0
+    )
     np.testing.assert_allclose(got, [0.3 / 2 + 0.02, 0.4 / 2])
 
 
@@ -32,8 +39,9 @@ def test_budget_bound_is_max_r_plus_max_s_plus_max_residual_step():
 
 
 def test_tightness_ratio_nan_where_bound_zero_and_violation_rule():
-    ratio, violation = bnd.tightness(np.array([0.0, 0.5, 1.0 + 1e-10, 1.1]),
-                                     np.array([0.0, 1.0, 1.0, 1.0]))
+    ratio, violation = bnd.tightness(
+        np.array([0.0, 0.5, 1.0 + 1e-10, 1.1]), np.array([0.0, 1.0, 1.0, 1.0])
+    )
     assert np.isnan(ratio[0])
     np.testing.assert_allclose(ratio[1:], [0.5, 1.0 + 1e-10, 1.1])
     np.testing.assert_array_equal(violation, [False, False, False, True])

@@ -18,7 +18,11 @@ KIND_PARAMS = {
     "heavy_tailed": lambda e, s, n: {"epsilon": e},
     "residual_mlp": lambda e, s, n: {"epsilon": e},
     "orbit": lambda e, s, n: {
-        "step": e, "slack": s, "noise": n, "noise_units": "admissible", "backtrack": 0.2,
+        "step": e,
+        "slack": s,
+        "noise": n,
+        "noise_units": "admissible",
+        "backtrack": 0.2,
     },
     "converse": lambda e, s, n: {"step": e},
 }
@@ -34,8 +38,7 @@ def _chain(kind, *, d, depth, replicates, seed, epsilon=0.3, slack=0.5, noise=0.
 def t1_identity_error(ds):
     """max |xbar Δα̂ − (r − s − xbar Δρ)| over charts, replicates and interfaces."""
     xbar = mean_log_rank_uniform(ds.attrs["dimension"])
-    alpha = np.concatenate(
-        [ds.initial_exponent.values[..., None], ds.exponent.values], axis=-1)
+    alpha = np.concatenate([ds.initial_exponent.values[..., None], ds.exponent.values], axis=-1)
     rho0 = ds.initial_top_radial.values - ds.initial_exponent.values
     rho = np.concatenate([rho0[..., None], ds.chart_residual.values], axis=-1)
     lhs = xbar * np.diff(alpha, axis=-1)
@@ -56,15 +59,17 @@ def t1_identity_error(ds):
 def test_t1_identity_holds_at_every_interface(kind, d, depth, epsilon, slack, noise, seed):
     if kind in ("orbit", "converse"):
         epsilon = max(epsilon, 1e-3)  # a power-law step of 0 has no admissible noise
-    factors = _chain(kind, d=d, depth=depth, replicates=2, seed=seed, epsilon=epsilon,
-                     slack=slack, noise=noise)
+    factors = _chain(
+        kind, d=d, depth=depth, replicates=2, seed=seed, epsilon=epsilon, slack=slack, noise=noise
+    )
     ds = analyze_chain(factors, charts=CHARTS, bounds=())
     assert t1_identity_error(ds) <= 1e-10
 
 
 def test_t1_identity_at_d_256():
-    ds = analyze_chain(_chain("ginibre", d=256, depth=4, replicates=2, seed=3),
-                       charts=CHARTS, bounds=())
+    ds = analyze_chain(
+        _chain("ginibre", d=256, depth=4, replicates=2, seed=3), charts=CHARTS, bounds=()
+    )
     assert t1_identity_error(ds) <= 1e-10
 
 
@@ -83,28 +88,46 @@ def test_no_bound_violations_over_2000_chains(kind):
 
 def test_aligned_orbit_is_exact():
     ds = analyze_chain(
-        generate("orbit", d=32, depth=12, replicates=3, rng=np.random.default_rng(5),
-                 step=0.07, slack=0.0, noise=0.0),
+        generate(
+            "orbit",
+            d=32,
+            depth=12,
+            replicates=3,
+            rng=np.random.default_rng(5),
+            step=0.07,
+            slack=0.0,
+            noise=0.0,
+        ),
         charts=("ls",),
     )
     xbar = mean_log_rank_uniform(32)
     assert float(np.abs(ds.slack).max()) <= 1e-12
     rho = ds.chart_residual.sel(chart="ls").values
     assert float(np.ptp(rho, axis=-1).max()) <= 1e-12
-    alpha = np.concatenate([ds.initial_exponent.sel(chart="ls").values[:, None],
-                            ds.exponent.sel(chart="ls").values], axis=-1)
-    np.testing.assert_allclose(np.diff(alpha, axis=-1), ds.radial_amplitude.values / xbar,
-                               atol=1e-12)
-    np.testing.assert_allclose(ds.exponent.sel(chart="ls").values[:, -1], 12 * 0.07,
-                               atol=1e-11)
+    alpha = np.concatenate(
+        [ds.initial_exponent.sel(chart="ls").values[:, None], ds.exponent.sel(chart="ls").values],
+        axis=-1,
+    )
+    np.testing.assert_allclose(
+        np.diff(alpha, axis=-1), ds.radial_amplitude.values / xbar, atol=1e-12
+    )
+    np.testing.assert_allclose(ds.exponent.sel(chart="ls").values[:, -1], 12 * 0.07, atol=1e-11)
 
 
 @pytest.mark.parametrize("target", ["margin", "displacement", "budget", "lidskii"])
 def test_converse_chains_attain_their_bound(target):
     ds = analyze_chain(
-        generate("converse", d=16, depth=10, replicates=4, rng=np.random.default_rng(2),
-                 target=target, step=0.1),
-        charts=("ls",), bounds=(target,),
+        generate(
+            "converse",
+            d=16,
+            depth=10,
+            replicates=4,
+            rng=np.random.default_rng(2),
+            target=target,
+            step=0.1,
+        ),
+        charts=("ls",),
+        bounds=(target,),
     )
     ratio = ds[f"tightness_{target}"].values
     assert np.nanmin(ratio) >= 0.99
@@ -116,9 +139,10 @@ def test_first_order_remainder_scales_as_epsilon_squared(kind):
     remainders = []
     for eps in epsilons:
         ds = analyze_chain(
-            generate(kind, d=12, depth=6, replicates=8, rng=np.random.default_rng(4),
-                     epsilon=eps),
-            charts=("ls",), bounds=(), first_order=True,
+            generate(kind, d=12, depth=6, replicates=8, rng=np.random.default_rng(4), epsilon=eps),
+            charts=("ls",),
+            bounds=(),
+            first_order=True,
         )
         remainders.append(float(ds.first_order_remainder_cartan.isel(interface=-1).mean()))
     slope = np.polyfit(np.log(epsilons), np.log(remainders), 1)[0]
@@ -128,18 +152,31 @@ def test_first_order_remainder_scales_as_epsilon_squared(kind):
 def test_scalar_control_is_not_full_control():
     """Equal final ū and α̂, Hellinger distance >= 0.1 between the final spectra (T3)."""
     common = dict(d=256, depth=1, replicates=4, step=1.5, slack=0.0, initial_basis="identity")
-    plain = analyze_chain(generate("orbit", rng=np.random.default_rng(0), **common),
-                          charts=("ls",), keep_spectra=True, bounds=())
+    plain = analyze_chain(
+        generate("orbit", rng=np.random.default_rng(0), **common),
+        charts=("ls",),
+        keep_spectra=True,
+        bounds=(),
+    )
     noisy = analyze_chain(
-        generate("orbit", rng=np.random.default_rng(0), noise=1.0, noise_units="admissible",
-                 noise_modes=1, keep_top=True, **common),
-        charts=("ls",), keep_spectra=True, bounds=(),
+        generate(
+            "orbit",
+            rng=np.random.default_rng(0),
+            noise=1.0,
+            noise_units="admissible",
+            noise_modes=1,
+            keep_top=True,
+            **common,
+        ),
+        charts=("ls",),
+        keep_spectra=True,
+        bounds=(),
     )
     last = dict(interface=-1)
-    assert float(np.abs(plain.top_radial.isel(**last) - noisy.top_radial.isel(**last)).max()) \
-        <= 1e-10
-    assert float(np.abs(plain.exponent.isel(**last) - noisy.exponent.isel(**last)).max()) \
-        <= 1e-10
+    assert (
+        float(np.abs(plain.top_radial.isel(**last) - noisy.top_radial.isel(**last)).max()) <= 1e-10
+    )
+    assert float(np.abs(plain.exponent.isel(**last) - noisy.exponent.isel(**last)).max()) <= 1e-10
     root_p = []
     for ds in (plain, noisy):
         log_sigma = ds.log_singular_values.isel(**last).values
@@ -172,8 +209,9 @@ def test_ill_conditioned_products_stay_accurate_without_warning():
     assert float(ds.log_condition_product.max()) == pytest.approx(240.0)
     x = np.log([1.0, 2.0, 3.0])
     per_layer = -np.polyfit(x, [6.0, 0.0, -6.0], 1)[0]
-    np.testing.assert_allclose(ds.exponent.sel(chart="ls").values,
-                               np.arange(1, 41) * per_layer, rtol=1e-12)
+    np.testing.assert_allclose(
+        ds.exponent.sel(chart="ls").values, np.arange(1, 41) * per_layer, rtol=1e-12
+    )
 
 
 def test_condition_warning_fires_on_ill_conditioned_factors():

@@ -39,15 +39,11 @@ def test_threaded_scheduler_matches_in_process_bitwise(small_reference, tmp_path
     assert_bitwise_equal(small_reference, ds.load())
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="charts/ls.py fits with `h @ weights` (BLAS gemv over the batch), whose rounding "
-    "depends on the batch size; np.sum(weights * h, axis=-1) makes it batch-invariant",
-)
 def test_task_size_does_not_change_the_numbers(small_reference, tmp_path):
     text = SMALL.replace("task_size = 2", "task_size = 4")
     ds = run_study(load_config(write_config(tmp_path, text)), store=tmp_path / "t.zarr")
-    assert_bitwise_equal(small_reference, ds.load())
+    # the completion mask has one entry per task, so its shape follows the task size
+    assert_bitwise_equal(small_reference.drop_vars("task_done"), ds.load().drop_vars("task_done"))
 
 
 def test_resume_recomputes_only_the_unfinished_tasks(small_reference, tmp_path):

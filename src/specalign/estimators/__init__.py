@@ -13,7 +13,6 @@ from __future__ import annotations
 
 # The orbit *function* is exported at the top level (specalign.orbit); here it would shadow
 # the submodule specalign.estimators.orbit.
-
 from .bounds import BOUNDS
 from .chain import analyze_chain
 from .charts import CHARTS, fit_exponent, fit_exponent_log
@@ -110,5 +109,6 @@ __all__ = [
     "spectrum",
     "stable_rank",
     "top_frobenius",
+    "top_frobenius_coordinate",
     "top_radial",
 ]

@@ -155,6 +155,10 @@ def tightness(actual, bound, *, rtol=VIOLATION_RTOL, atol=VIOLATION_ATOL):
     bound = np.asarray(bound, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(bound > atol, actual / bound, np.nan)
-    violation = np.greater(actual, bound * (1.0 + rtol) + atol, where=np.isfinite(bound),
-                           out=np.zeros(np.broadcast(actual, bound).shape, dtype=bool))
+    violation = np.greater(
+        actual,
+        bound * (1.0 + rtol) + atol,
+        where=np.isfinite(bound),
+        out=np.zeros(np.broadcast(actual, bound).shape, dtype=bool),
+    )
     return ratio, violation

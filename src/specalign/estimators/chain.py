@@ -21,8 +21,8 @@ from .charts import CHARTS, chart_module
 from .charts.ls import ls_weights
 from .geometry import hellinger_log
 from .interfaces import condition_amplitude, radial_amplitude, slack
-from .product_stream import PRODUCTS, product_stream
 from .orbit import fisher_rao_length, mean_log_rank_uniform, orbit_log_spectrum
+from .product_stream import PRODUCTS, product_stream
 from .spectra import cartan_coordinates_from_log_singular_values, log_singular_values
 
 __all__ = ["ChainConditionWarning", "analyze_chain"]
@@ -41,12 +41,10 @@ def _factor_batches(factors) -> tuple[Iterator[np.ndarray], bool]:
     if isinstance(factors, np.ndarray):
         arr = factors
         if arr.ndim == 3:
-            return (arr[l][None] for l in range(arr.shape[0])), False
+            return (layer[None] for layer in arr), False
         if arr.ndim == 4:
-            return (arr[l] for l in range(arr.shape[0])), True
-        raise DimensionError(
-            f"factors must have shape (L, d, d) or (L, R, d, d), got {arr.shape}"
-        )
+            return iter(arr), True
+        raise DimensionError(f"factors must have shape (L, d, d) or (L, R, d, d), got {arr.shape}")
     iterator = iter(factors)
     try:
         first = np.asarray(next(iterator))
@@ -167,7 +165,6 @@ def analyze_chain(
     rows = _InterfaceColumns()
     shape = None
     d = None
-    cumulative_s = None
 
     record = rows.append
 
@@ -184,8 +181,7 @@ def analyze_chain(
                     raise DimensionError(f"J0 must have shape ({d}, {d}), got {J0_arr.shape}")
                 J0_arr = np.broadcast_to(J0_arr, (n_rep, d, d)).copy()
             state = product_stream(product, n_rep, d, J0_arr)
-            log_sigma_prev = (
-                np.zeros((n_rep, d)) if J0 is None else state.log_singular_values())
+            log_sigma_prev = np.zeros((n_rep, d)) if J0 is None else state.log_singular_values()
             h_prev = cartan_coordinates_from_log_singular_values(log_sigma_prev)
             h_start = h_prev
             initial = {c: _fit(c, h_prev, window, chart_options) for c in charts}
@@ -219,12 +215,18 @@ def analyze_chain(
             record(f"exponent/{chart}", alpha)
             record(f"chart_status/{chart}", status)
             record(f"factor_exponent/{chart}", _fit(chart, h_A, window, chart_options)[0])
-            record(f"hellinger_residual/{chart}", _spectral_hellinger(
-                h, orbit_log_spectrum(np.clip(alpha, 0, None), d)))
+            record(
+                f"hellinger_residual/{chart}",
+                _spectral_hellinger(h, orbit_log_spectrum(np.clip(alpha, 0, None), d)),
+            )
             if "hellinger" in bounds:
                 # Computed here, not after the loop, so memory stays flat in the depth.
-                record(f"fisher_rao/{chart}", fisher_rao_length(
-                    np.clip(initial[chart][0], 0, None), np.clip(alpha, 0, None), d))
+                record(
+                    f"fisher_rao/{chart}",
+                    fisher_rao_length(
+                        np.clip(initial[chart][0], 0, None), np.clip(alpha, 0, None), d
+                    ),
+                )
         if keep_spectra:
             record("log_singular_values", log_sigma_J)
         if first_order:
@@ -242,7 +244,6 @@ def analyze_chain(
         raise InputError("the chain has no factors: pass at least one factor")
     data = rows.arrays()  # (R, L), or (R, L, d) for spectra
 
-
     # The error estimate only grows along the chain (it sums the factors' condition numbers),
     # so the final state's estimate bounds every interface's.
     error = state.error_estimate()
@@ -257,8 +258,15 @@ def analyze_chain(
         )
 
     out: dict[str, np.ndarray] = {}
-    for key in ("radial_amplitude", "condition_amplitude", "slack", "log_condition_product",
-                "top_radial", "bw_step", "hellinger_displacement"):
+    for key in (
+        "radial_amplitude",
+        "condition_amplitude",
+        "slack",
+        "log_condition_product",
+        "top_radial",
+        "bw_step",
+        "hellinger_displacement",
+    ):
         out[key] = data[key]
     out["log_spectrum_error_estimate"] = error
     out["transport"] = np.cumsum(data["bw_step"], axis=-1)
@@ -300,18 +308,19 @@ def analyze_chain(
             )
         if "apriori" in bounds:
             actual_bound["apriori"] = (
-                drift, bnd.apriori_bound(data["condition_amplitude"], rho_step, xbar))
+                drift,
+                bnd.apriori_bound(data["condition_amplitude"], rho_step, xbar),
+            )
         if "budget" in bounds:
-            actual_bound["budget"] = (
-                drift.max(axis=-1), bnd.budget_bound(r, s, rho_step, xbar))
+            actual_bound["budget"] = (drift.max(axis=-1), bnd.budget_bound(r, s, rho_step, xbar))
         if "hellinger" in bounds:
             residual0 = _spectral_hellinger(
-                h_start, orbit_log_spectrum(np.clip(alpha0, 0, None), d))
+                h_start, orbit_log_spectrum(np.clip(alpha0, 0, None), d)
+            )
             fr = data[f"fisher_rao/{chart}"]
             actual_bound["hellinger"] = (
                 data["hellinger_displacement"],
-                bnd.hellinger_bound(residual0[:, None], fr,
-                                    data[f"hellinger_residual/{chart}"]),
+                bnd.hellinger_bound(residual0[:, None], fr, data[f"hellinger_residual/{chart}"]),
             )
         for name, (actual, bound) in actual_bound.items():
             ratio, violation = bnd.tightness(actual, bound)
@@ -323,12 +332,16 @@ def analyze_chain(
     for key, values in per_chart.items():
         out[key] = np.stack(values, axis=0)
     if first_order:
-        for key in ("first_order_exponent", "first_order_remainder_exponent",
-                    "first_order_remainder_cartan"):
+        for key in (
+            "first_order_exponent",
+            "first_order_remainder_exponent",
+            "first_order_remainder_cartan",
+        ):
             out[key] = data[key]
         out["first_order_top_radial"] = data["first_order_top_radial"]
         out["first_order_remainder_top_radial"] = (
-            data["top_radial"] - data["first_order_top_radial"])
+            data["top_radial"] - data["first_order_top_radial"]
+        )
 
     if "lidskii" in bounds:
         ls_alpha = _ls_profile(charts, per_chart, data, h_start, window, chart_options)
@@ -374,8 +387,9 @@ class _InterfaceColumns:
         if buffer is None:
             buffer = np.empty((value.shape[0], 16, *value.shape[1:]), dtype=value.dtype)
         elif buffer.shape[1] < self._length:
-            grown = np.empty((buffer.shape[0], 2 * buffer.shape[1], *buffer.shape[2:]),
-                             dtype=buffer.dtype)
+            grown = np.empty(
+                (buffer.shape[0], 2 * buffer.shape[1], *buffer.shape[2:]), dtype=buffer.dtype
+            )
             grown[:, : buffer.shape[1]] = buffer
             buffer = grown
         buffer[:, self._length - 1] = value
@@ -411,8 +425,7 @@ def _to_dataset(out, charts, bounds, batched, keep_spectra, first_order, d, wind
         if not batched:
             value = np.take(value, 0, axis=dims.index("replicate"))
             dims = tuple(dim for dim in dims if dim != "replicate")
-        attrs = {"long_name": spec.long_name, "units": spec.units,
-                 "description": spec.description}
+        attrs = {"long_name": spec.long_name, "units": spec.units, "description": spec.description}
         variables[name] = (dims, value.astype(spec.dtype, copy=False), attrs)
     n_int = out["slack"].shape[-1]
     coords = {"chart": list(charts), "interface": np.arange(1, n_int + 1)}
