@@ -15,8 +15,8 @@ import pytest
 from specalign.errors import ConfigError
 from specalign.estimators.rank import effective_rank, orbit_quantile_rank_bracket
 from specalign.studies.claims import CLAIMS, claim, run_claims
-from specalign.studies.claims._support import claims_config_dir, log_log_slope, open_data
 from specalign.studies.claims.__main__ import main
+from specalign.studies.claims._support import claims_config_dir, log_log_slope, open_data
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -87,8 +87,9 @@ def test_claim2_bound_terms_add_up_to_the_stored_budget_bound(smoke):
     ds = _dataset(smoke[0][2])
     terms = budget_terms(ds)
     total = terms["base"] + terms["slack_term"] + terms["residual_term"]
-    np.testing.assert_allclose(total.values, ds["bound_budget"].sel(chart="ls").values,
-                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        total.values, ds["bound_budget"].sel(chart="ls").values, rtol=1e-12, atol=1e-14
+    )
 
 
 def test_claim3_equal_scalars_different_shapes(smoke):
@@ -125,9 +126,11 @@ def test_claim5_bracket_contains_every_quantile_rank(smoke):
         ratio = summary.facts[f"kq_over_d_alpha0.5_q{q:g}_d{d_max}"]
         assert ratio == pytest.approx(q**2, abs=0.02)
         assert summary.facts[f"log_kq_over_log_d_alpha1_q{q:g}_d{d_max}"] == pytest.approx(
-            q, abs=0.06)
-        assert summary.facts[f"kq_alpha2_q{q:g}_d{d_max}"] == summary.facts[
-            f"limit_kq_alpha2_q{q:g}"]
+            q, abs=0.06
+        )
+        assert (
+            summary.facts[f"kq_alpha2_q{q:g}_d{d_max}"] == summary.facts[f"limit_kq_alpha2_q{q:g}"]
+        )
 
 
 def test_claim5_ranks_match_a_direct_computation():
@@ -202,8 +205,19 @@ def test_log_log_slope_of_an_exact_power_and_its_error():
 
 def test_command_line_reuses_complete_stores_and_reports(smoke, capsys):
     _, figures, outputs = smoke
-    code = main(["--smoke", "--only", "5,lidskii", "--output-dir", str(outputs),
-                 "--figures-dir", str(figures), "--scheduler", "synchronous"])
+    code = main(
+        [
+            "--smoke",
+            "--only",
+            "5,lidskii",
+            "--output-dir",
+            str(outputs),
+            "--figures-dir",
+            str(figures),
+            "--scheduler",
+            "synchronous",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "claim 5 (effective-rank): violations 0" in out

@@ -167,5 +167,9 @@ def _write_summary(results: dict[int, ClaimSummary], path: Path) -> None:
         except ValueError:
             merged = {}
     merged.update({str(number): summary.to_dict() for number, summary in results.items()})
-    path.write_text(json.dumps(dict(sorted(merged.items(), key=lambda kv: int(kv[0]))),
-                               indent=2, ensure_ascii=False) + "\n")
+    path.write_text(
+        json.dumps(
+            dict(sorted(merged.items(), key=lambda kv: int(kv[0]))), indent=2, ensure_ascii=False
+        )
+        + "\n"
+    )

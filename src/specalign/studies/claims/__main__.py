@@ -23,20 +23,38 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m specalign.studies.claims",
         description="Run the claim studies of docs/results.md and draw their figures.",
     )
-    parser.add_argument("--smoke", action="store_true",
-                        help="CI size: studies/claims/smoke/*.toml (seconds per claim)")
-    parser.add_argument("--only", action="append", metavar="N",
-                        help="claim number or key (repeatable, or comma-separated)")
-    parser.add_argument("--fresh", action="store_true",
-                        help="recompute studies whose store is already complete")
-    parser.add_argument("--output-dir", default="outputs/claims",
-                        help="where the stores and summary.json go (default outputs/claims)")
-    parser.add_argument("--figures-dir", default="docs/figures",
-                        help="where the PNGs go (default docs/figures)")
-    parser.add_argument("--config-dir", default=None,
-                        help="folder of the study files (default: the repository's studies/claims)")
-    parser.add_argument("--scheduler", default=None,
-                        help="override [execution].scheduler (local, synchronous, tcp://...)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="CI size: studies/claims/smoke/*.toml (seconds per claim)",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="N",
+        help="claim number or key (repeatable, or comma-separated)",
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="recompute studies whose store is already complete"
+    )
+    parser.add_argument(
+        "--output-dir",
+        default="outputs/claims",
+        help="where the stores and summary.json go (default outputs/claims)",
+    )
+    parser.add_argument(
+        "--figures-dir", default="docs/figures", help="where the PNGs go (default docs/figures)"
+    )
+    parser.add_argument(
+        "--config-dir",
+        default=None,
+        help="folder of the study files (default: the repository's studies/claims)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        help="override [execution].scheduler (local, synchronous, tcp://...)",
+    )
     parser.add_argument("--workers", type=int, default=None, help="override [execution].workers")
     return parser
 

@@ -232,7 +232,9 @@ def valid(ds: xr.Dataset, variable: xr.DataArray) -> xr.DataArray:
     return valid_mask(ds, variable)
 
 
-def mean_and_mcse(values: xr.DataArray, dim: str = "replicate") -> tuple[xr.DataArray, xr.DataArray]:
+def mean_and_mcse(
+    values: xr.DataArray, dim: str = "replicate"
+) -> tuple[xr.DataArray, xr.DataArray]:
     """Mean over ``dim`` and its Monte Carlo standard error ``sd/√n`` (NaNs skipped).
 
     Replicates are independent, so ``n`` is the number of non-NaN replicates; a cell with

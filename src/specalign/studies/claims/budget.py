@@ -21,7 +21,6 @@ import xarray as xr
 from ...estimators.orbit import mean_log_rank_uniform
 from ._support import (
     ClaimSummary,
-    Estimate,
     count_violations,
     failed_replicates,
     fixed_parameter,
@@ -104,14 +103,22 @@ def summarize_claim(data) -> ClaimSummary:
     slack, noise = sweep_coordinate(ds, "slack"), sweep_coordinate(ds, "noise")
     last = int(ds["depth"].values[-1])
     tightness = [
-        pooled_estimate(ds.isel({slack: 0, noise: 0}), "tightness_budget",
-                        "slack 0, noise 0 (all L, steps)"),
-        pooled_estimate(ds.isel({slack: 0, noise: -1}), "tightness_budget",
-                        "slack 0, noise max (all L, steps)"),
-        pooled_estimate(ds.isel({slack: -1, noise: 0}).sel(depth=last), "tightness_budget",
-                        f"slack 1, noise 0, L = {last}"),
-        pooled_estimate(ds.isel({slack: 0, noise: 0}), "tightness_margin",
-                        "margin (T1 adjacent), slack 0, noise 0"),
+        pooled_estimate(
+            ds.isel({slack: 0, noise: 0}), "tightness_budget", "slack 0, noise 0 (all L, steps)"
+        ),
+        pooled_estimate(
+            ds.isel({slack: 0, noise: -1}), "tightness_budget", "slack 0, noise max (all L, steps)"
+        ),
+        pooled_estimate(
+            ds.isel({slack: -1, noise: 0}).sel(depth=last),
+            "tightness_budget",
+            f"slack 1, noise 0, L = {last}",
+        ),
+        pooled_estimate(
+            ds.isel({slack: 0, noise: 0}),
+            "tightness_margin",
+            "margin (T1 adjacent), slack 0, noise 0",
+        ),
     ]
     augmentation = _augmentation(ds, terms)
     flagged, checked = count_violations(ds)
@@ -122,8 +129,9 @@ def summarize_claim(data) -> ClaimSummary:
         "law_ratio_max": float(np.nanmax(ratio)),
         **augmentation,
     }
-    return ClaimSummary(NUMBER, KEY, TITLE, flagged, checked, failed_replicates(ds),
-                        tuple(tightness), facts)
+    return ClaimSummary(
+        NUMBER, KEY, TITLE, flagged, checked, failed_replicates(ds), tuple(tightness), facts
+    )
 
 
 def _augmentation(ds, terms) -> dict[str, float]:
@@ -136,7 +144,8 @@ def _augmentation(ds, terms) -> dict[str, float]:
         part = cell.isel(at)
         out[f"slack_term_over_base_{name}"] = float((part["slack_term"] / part["base"]).mean())
         out[f"residual_term_over_base_{name}"] = float(
-            (part["residual_term"] / part["base"]).mean())
+            (part["residual_term"] / part["base"]).mean()
+        )
     return out
 
 
@@ -180,11 +189,14 @@ def _plot_law(ds, terms, ax) -> float:
         y, y_mcse = mean_and_mcse(terms["scaled_drift"].isel(at))
         largest = max(largest, float(np.nanmax(y_mcse.values)))
         for i, depth in enumerate(depths):
-            for k, step in enumerate(ds["step"].values):
+            for k in range(ds.sizes["step"]):
                 point = {"depth": i, "step": k}
                 ax.plot(
-                    float(x.isel(point)), float(y.isel(point)), markers[k % 4],
-                    color=colors[i], markerfacecolor=colors[i] if fill else "none",
+                    float(x.isel(point)),
+                    float(y.isel(point)),
+                    markers[k % 4],
+                    color=colors[i],
+                    markerfacecolor=colors[i] if fill else "none",
                     markersize=7,
                     label=(f"L = {depth}" if k == 0 and j_noise == 0 else None),
                 )
@@ -195,12 +207,12 @@ def _plot_law(ds, terms, ax) -> float:
     ax.set_yscale("log")
     ax.set_xlabel("log M = L · max_l r_l / 2 [nat]")
     ax.set_ylabel("(x̄_d / 2) · L · max_l |α̂_l − α̂_(l−1)| [nat]")
-    slope, slope_mcse = log_log_slope(
-        *(v.values.ravel() for v in _law_cells(ds, terms)))
+    slope, slope_mcse = log_log_slope(*(v.values.ravel() for v in _law_cells(ds, terms)))
     shapes = ("circle", "square", "triangle", "diamond")
     steps = "; ".join(f"{shapes[k % 4]}: step {s:g}" for k, s in enumerate(ds["step"].values))
-    ax.set_title(f"(a) the (log M)/L law at slack 0: slope {slope:.4f} ± {slope_mcse:.1g}",
-                 fontsize=10)
+    ax.set_title(
+        f"(a) the (log M)/L law at slack 0: slope {slope:.4f} ± {slope_mcse:.1g}", fontsize=10
+    )
     ax.legend(fontsize=7, loc="upper left", ncols=2)
     note(ax, f"markers: {steps}\nfilled: noise 0; open: noise max", loc="lower right")
     return largest
@@ -216,9 +228,16 @@ def _plot_tightness(ds, ax) -> float:
         for j, (style, label) in enumerate((("-o", "noise 0"), ("--s", "noise max"))):
             mean, mcse = mean_and_mcse(per.isel({slack: i, noise: -j if j else 0}))
             largest = max(largest, float(np.nanmax(mcse.values)))
-            ax.errorbar(ds["depth"].values, mean.values, yerr=mcse.values, fmt=style,
-                        color=f"C{i}", capsize=3, markersize=4,
-                        label=f"slack {slack_value:g}, {label}")
+            ax.errorbar(
+                ds["depth"].values,
+                mean.values,
+                yerr=mcse.values,
+                fmt=style,
+                color=f"C{i}",
+                capsize=3,
+                markersize=4,
+                label=f"slack {slack_value:g}, {label}",
+            )
     ax.set_xscale("log")
     ax.set_xticks(ds["depth"].values, [str(v) for v in ds["depth"].values])
     ax.minorticks_off()
@@ -257,12 +276,15 @@ def _plot_terms(ds, terms, ax) -> float:
     for k, name in enumerate(names):
         ax.bar(positions, parts[:, k], bottom=bottom, color=f"C{k}", alpha=0.75, label=name)
         bottom += parts[:, k]
-    ax.errorbar(positions, drift, yerr=drift_mcse, fmt="kD", markersize=5,
-                label="actual max_l |Δα̂_l|")
+    ax.errorbar(
+        positions, drift, yerr=drift_mcse, fmt="kD", markersize=5, label="actual max_l |Δα̂_l|"
+    )
     ax.set_xticks(positions, labels, fontsize=8)
     ax.set_xlabel("generator slack s, noise n [1]")
     ax.set_ylabel("exponent drift and bound terms [1] (means)")
-    ax.set_title(f"(c) terms of the C1 bound at L = {depth}, step "
-                 f"{float(ds['step'].values[-1]):g}", fontsize=10)
+    ax.set_title(
+        f"(c) terms of the C1 bound at L = {depth}, step {float(ds['step'].values[-1]):g}",
+        fontsize=10,
+    )
     ax.legend(fontsize=7, loc="upper left")
     return largest

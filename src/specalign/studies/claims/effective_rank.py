@@ -85,8 +85,10 @@ def compute_rank_transition(alphas=ALPHAS, dims=None, qs=QS) -> xr.Dataset:
     dims = widths() if dims is None else np.asarray(dims, dtype=np.int64)
     shape = (alphas.size, qs.size, dims.size)
     k = np.empty(shape, dtype=np.int64)
-    brackets = {name: np.empty(shape, dtype=np.int64)
-                for name in ("bracket_low", "bracket_high", "convex_low", "convex_high")}
+    brackets = {
+        name: np.empty(shape, dtype=np.int64)
+        for name in ("bracket_low", "bracket_high", "convex_low", "convex_high")
+    }
     a_grid, q_grid = np.meshgrid(alphas, qs, indexing="ij")
     for j, d in enumerate(dims):
         lam = orbit(alphas, int(d))  # (alpha, d)
@@ -97,8 +99,10 @@ def compute_rank_transition(alphas=ALPHAS, dims=None, qs=QS) -> xr.Dataset:
         low, high = orbit_quantile_rank_bracket(a_grid, int(d), q_grid, bounds="convex")
         brackets["convex_low"][:, :, j], brackets["convex_high"][:, :, j] = low, high
     violation = (
-        (k < brackets["bracket_low"]) | (k > brackets["bracket_high"])
-        | (k < brackets["convex_low"]) | (k > brackets["convex_high"])
+        (k < brackets["bracket_low"])
+        | (k > brackets["bracket_high"])
+        | (k < brackets["convex_low"])
+        | (k > brackets["convex_high"])
     )
     limit = quantile_rank_limit(a_grid, q_grid)
     dims3 = ("alpha", "q", "d")
@@ -106,15 +110,24 @@ def compute_rank_transition(alphas=ALPHAS, dims=None, qs=QS) -> xr.Dataset:
     data = {
         "k_q": (dims3, k, {"long_name": "energy-quantile rank k_q of λ(α)", **rank_attrs}),
         "violation": (dims3, violation, {"long_name": "k_q outside a T6 bracket", "units": "1"}),
-        "limit": (("alpha", "q"), limit.value, {
-            "long_name": "T7 limit: lim k_q/d (α<1), lim log k_q/log d (α=1), lim k_q (α>1)",
-            "units": "1"}),
-        "limit_regime": (("alpha", "q"), limit.regime, {
-            "long_name": "0 linear (α<1), 1 logarithmic (α=1), 2 bounded (α>1)", "units": "1"}),
+        "limit": (
+            ("alpha", "q"),
+            limit.value,
+            {
+                "long_name": "T7 limit: lim k_q/d (α<1), lim log k_q/log d (α=1), lim k_q (α>1)",
+                "units": "1",
+            },
+        ),
+        "limit_regime": (
+            ("alpha", "q"),
+            limit.regime,
+            {"long_name": "0 linear (α<1), 1 logarithmic (α=1), 2 bounded (α>1)", "units": "1"},
+        ),
     }
     for name, values in brackets.items():
         kind = "T6 integral" if name.startswith("bracket") else "convex (midpoint/trapezoid)"
-        data[name] = (dims3, values, {"long_name": f"{kind} bracket, {name[-4:]} end", **rank_attrs})
+        attrs = {"long_name": f"{kind} bracket, {name.split('_')[1]} end", **rank_attrs}
+        data[name] = (dims3, values, attrs)
     return xr.Dataset(
         data,
         coords={"alpha": alphas, "q": qs, "d": dims},
@@ -147,26 +160,35 @@ def summarize_claim(data) -> ClaimSummary:
     convex = _relative_width(ds, "convex_low", "convex_high")
     d_max = int(ds["d"].values[-1])
     tightness = [
-        Estimate("largest relative width (k_hi − k_lo)/k_q, T6 integral bracket",
-                 float(integral.max()), 0.0),
+        Estimate(
+            "largest relative width (k_hi − k_lo)/k_q, T6 integral bracket",
+            float(integral.max()),
+            0.0,
+        ),
         Estimate("largest relative width, convex bracket", float(convex.max()), 0.0),
-        Estimate(f"median relative width at d = {d_max}, T6 integral bracket",
-                 float(integral.sel(d=d_max).median()), 0.0),
+        Estimate(
+            f"median relative width at d = {d_max}, T6 integral bracket",
+            float(integral.sel(d=d_max).median()),
+            0.0,
+        ),
     ]
     facts = {}
     last = ds.sel(d=d_max)
     for q in ds["q"].values:
         at_one = last.sel(alpha=1.0, q=q)
         facts[f"log_kq_over_log_d_alpha1_q{q:g}_d{d_max}"] = float(
-            np.log(at_one["k_q"]) / np.log(d_max))
+            np.log(at_one["k_q"]) / np.log(d_max)
+        )
         facts[f"kq_over_d_alpha0.5_q{q:g}_d{d_max}"] = float(
-            last.sel(alpha=0.5, q=q)["k_q"] / d_max)
+            last.sel(alpha=0.5, q=q)["k_q"] / d_max
+        )
         facts[f"limit_kq_over_d_alpha0.5_q{q:g}"] = float(ds["limit"].sel(alpha=0.5, q=q))
         facts[f"kq_alpha2_q{q:g}_d{d_max}"] = float(last.sel(alpha=2.0, q=q)["k_q"])
         facts[f"limit_kq_alpha2_q{q:g}"] = float(ds["limit"].sel(alpha=2.0, q=q))
     violations = int(ds["violation"].sum())
-    return ClaimSummary(NUMBER, KEY, TITLE, violations, int(ds["violation"].size), 0,
-                        tuple(tightness), facts)
+    return ClaimSummary(
+        NUMBER, KEY, TITLE, violations, int(ds["violation"].size), 0, tuple(tightness), facts
+    )
 
 
 def make_figure(data, path: str | Path) -> Path:
@@ -185,21 +207,41 @@ def make_figure(data, path: str | Path) -> Path:
     q_main = float(ds["q"].values[-1])
 
     def band(ax, low, high, color, transform, label=None, alpha=0.15):
-        ax.fill_between(d, transform(low), transform(high), color=color, alpha=alpha, lw=0,
-                        label=label)
+        ax.fill_between(
+            d, transform(low), transform(high), color=color, alpha=alpha, lw=0, label=label
+        )
 
     ax = axes[0, 0]
     for c, alpha in enumerate(a for a in ds["alpha"].values if a < 1):
         part = ds.sel(alpha=alpha, q=q_main)
         scale = lambda v: np.asarray(v, dtype=np.float64) / d  # noqa: E731
-        band(ax, part["bracket_low"], part["bracket_high"], f"C{c}", scale,
-             "T6 bracket (integral)" if c == 0 else None)
-        band(ax, part["convex_low"], part["convex_high"], f"C{c}", scale,
-             "convex bracket (inside)" if c == 0 else None, alpha=0.35)
-        ax.plot(d, scale(part["k_q"]), "-o", color=f"C{c}", markersize=4,
-                label=f"α = {alpha:g}: k_q/d")
-        ax.axhline(float(part["limit"]), color=f"C{c}", ls=":", lw=1.2,
-                   label=f"α = {alpha:g}: limit q^(1/(1−α)) = {float(part['limit']):.3f}")
+        band(
+            ax,
+            part["bracket_low"],
+            part["bracket_high"],
+            f"C{c}",
+            scale,
+            "T6 bracket (integral)" if c == 0 else None,
+        )
+        band(
+            ax,
+            part["convex_low"],
+            part["convex_high"],
+            f"C{c}",
+            scale,
+            "convex bracket (inside)" if c == 0 else None,
+            alpha=0.35,
+        )
+        ax.plot(
+            d, scale(part["k_q"]), "-o", color=f"C{c}", markersize=4, label=f"α = {alpha:g}: k_q/d"
+        )
+        ax.axhline(
+            float(part["limit"]),
+            color=f"C{c}",
+            ls=":",
+            lw=1.2,
+            label=f"α = {alpha:g}: limit q^(1/(1−α)) = {float(part['limit']):.3f}",
+        )
     ax.set_ylabel(f"k_q / d [1] (q = {q_main:g})")
     ax.set_title("(a) α < 1: the energy spreads over a fixed fraction of ranks", fontsize=10)
 
@@ -211,28 +253,51 @@ def make_figure(data, path: str | Path) -> Path:
             part = ds.sel(alpha=alpha, q=q)
             scale = lambda v: np.log(np.asarray(v, dtype=np.float64)) / np.log(d)  # noqa: E731
             band(ax, part["bracket_low"], part["bracket_high"], f"C{c + 3}", scale)
-            ax.plot(d, scale(part["k_q"]), styles[float(q)], marker="o", markersize=3,
-                    color=f"C{c + 3}", label=f"α = {alpha:g}, q = {q:g}")
+            ax.plot(
+                d,
+                scale(part["k_q"]),
+                styles[float(q)],
+                marker="o",
+                markersize=3,
+                color=f"C{c + 3}",
+                label=f"α = {alpha:g}, q = {q:g}",
+            )
     for q in ds["q"].values:
         ax.axhline(float(q), color="black", ls=":", lw=1.0)
     ax.text(d[0], float(ds["q"].values[0]) + 0.01, "α = 1 limit: q", fontsize=8)
     ax.set_ylabel("log k_q / log d [1]")
-    ax.set_title("(b) around α = 1: log k_q / log d → q at α = 1 (slowly, O(1/log d))",
-                 fontsize=10)
+    ax.set_title("(b) around α = 1: log k_q / log d → q at α = 1 (slowly, O(1/log d))", fontsize=10)
 
     ax = axes[0, 2]
     above = [a for a in ds["alpha"].values if a > 1]
     for c, alpha in enumerate(above):
         part = ds.sel(alpha=alpha, q=q_main)
         same = lambda v: np.asarray(v, dtype=np.float64)  # noqa: E731
-        band(ax, part["bracket_low"], part["bracket_high"], f"C{c + 6}", same,
-             "T6 bracket (integral)" if c == 0 else None)
-        ax.plot(d, part["k_q"].values, "-o", markersize=4, color=f"C{c + 6}",
-                label=f"α = {alpha:g}: k_q")
+        band(
+            ax,
+            part["bracket_low"],
+            part["bracket_high"],
+            f"C{c + 6}",
+            same,
+            "T6 bracket (integral)" if c == 0 else None,
+        )
+        ax.plot(
+            d,
+            part["k_q"].values,
+            "-o",
+            markersize=4,
+            color=f"C{c + 6}",
+            label=f"α = {alpha:g}: k_q",
+        )
         limit = float(part["limit"])
         if int(part["limit_regime"]) == REGIME_BOUNDED and limit < 10 * d[-1]:
-            ax.axhline(limit, color=f"C{c + 6}", ls=":", lw=1.2,
-                       label=f"α = {alpha:g}: zeta-quantile limit {limit:.0f}")
+            ax.axhline(
+                limit,
+                color=f"C{c + 6}",
+                ls=":",
+                lw=1.2,
+                label=f"α = {alpha:g}: zeta-quantile limit {limit:.0f}",
+            )
         else:
             ax.plot([], [], " ", label=f"α = {alpha:g}: limit {limit:.3g} (off the chart)")
     ax.set_yscale("log")
@@ -244,8 +309,11 @@ def make_figure(data, path: str | Path) -> Path:
         ax.set_xlabel("width d (number of ranks) [1]")
         ax.legend(fontsize=7, loc="best")
     violations = int(ds["violation"].sum())
-    note(axes[0, 0], f"k_q outside a bracket: {violations} of {ds['violation'].size}",
-         loc="lower left")
+    note(
+        axes[0, 0],
+        f"k_q outside a bracket: {violations} of {ds['violation'].size}",
+        loc="lower left",
+    )
     fig.suptitle(
         "Claim 5 (T6, T7): energy-quantile rank k_q = min{k : Σ_(i≤k) p_i ≥ q} of the power-law "
         "orbit λ_k ∝ k^(−α), bands = closed-form T6 brackets\n"

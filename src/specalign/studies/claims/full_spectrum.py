@@ -54,7 +54,8 @@ def _aligned_deviation(ds) -> dict[str, float]:
         "aligned_max_abs_alpha_error": float(np.abs(alpha - exact).max()),
         "aligned_max_abs_top_radial_error": float(np.abs(aligned["top_radial"] - exact).max()),
         "aligned_max_abs_residual_ls": float(
-            np.abs(aligned["chart_residual"].sel(chart="ls")).max()),
+            np.abs(aligned["chart_residual"].sel(chart="ls")).max()
+        ),
     }
 
 
@@ -65,8 +66,10 @@ def summarize_claim(data) -> ClaimSummary:
     last = ds.isel(interface=-1)
     residual = last["hellinger_residual"].sel(chart="ls").isel({slack: 0, noise: -1})
     tightness = [
-        Estimate("Hellinger residual H(p_L, p(α̂_L)), slack 0, noise max (ls)",
-                 *(float(v) for v in mean_and_mcse(residual))),
+        Estimate(
+            "Hellinger residual H(p_L, p(α̂_L)), slack 0, noise max (ls)",
+            *(float(v) for v in mean_and_mcse(residual)),
+        ),
     ]
     for chart in ds["chart"].values:
         for label, at in (
@@ -75,14 +78,16 @@ def summarize_claim(data) -> ClaimSummary:
             ("slack 1, noise max", {slack: -1, noise: -1}),
         ):
             cell = ds.isel(at).sel(chart=chart)
-            tightness.append(pooled_estimate(cell, "tightness_hellinger",
-                                             f"T3 tightness {chart}: {label}"))
+            tightness.append(
+                pooled_estimate(cell, "tightness_hellinger", f"T3 tightness {chart}: {label}")
+            )
     flagged, checked = count_violations(ds)
     facts = _aligned_deviation(ds)
     clean = last["hellinger_residual"].sel(chart="ls").isel({slack: 0, noise: 0})
     facts["aligned_noise_free_residual_max"] = float(clean.max())
-    return ClaimSummary(NUMBER, KEY, TITLE, flagged, checked, failed_replicates(ds),
-                        tuple(tightness), facts)
+    return ClaimSummary(
+        NUMBER, KEY, TITLE, flagged, checked, failed_replicates(ds), tuple(tightness), facts
+    )
 
 
 def make_figure(data, path: str | Path) -> Path:
@@ -125,9 +130,16 @@ def _plot_scalar(ds, ax, variable: str, ylabel: str, tag: str) -> None:
                 value = cell["exponent"].sel(chart="ls") - cell["initial_exponent"].sel(chart="ls")
             else:
                 value = cell["top_radial"] - cell["initial_top_radial"]
-            ax.plot(h, np.abs(value.values).ravel(), markers[j % 4], color=f"C{i}",
-                    markersize=3 if j == 0 else 4, alpha=0.5, markerfacecolor="none" if j else None,
-                    label=f"slack {slack_value:g}, noise {noise_value:g}")
+            ax.plot(
+                h,
+                np.abs(value.values).ravel(),
+                markers[j % 4],
+                color=f"C{i}",
+                markersize=3 if j == 0 else 4,
+                alpha=0.5,
+                markerfacecolor="none" if j else None,
+                label=f"slack {slack_value:g}, noise {noise_value:g}",
+            )
     d = int(fixed_parameter(ds, "d"))
     top = float(np.nanmax(np.abs(ds["exponent"].sel(chart="ls"))))
     grid = np.linspace(0.0, 1.05 * top, 200)
@@ -135,8 +147,10 @@ def _plot_scalar(ds, ax, variable: str, ylabel: str, tag: str) -> None:
     ax.plot(curve, grid, color="black", lw=1.2, label="exact power laws: H(p(0), p(α))")
     ax.set_xlabel("Hellinger displacement H(p_0, p_l) [1]")
     ax.set_ylabel(ylabel)
-    ax.set_title(f"{tag} scalar displacement against spectral displacement "
-                 "(every replicate and interface)", fontsize=9)
+    ax.set_title(
+        f"{tag} scalar displacement against spectral displacement (every replicate and interface)",
+        fontsize=9,
+    )
     ax.legend(fontsize=7, ncols=2, loc="lower right", markerscale=1.5)
 
 
@@ -149,8 +163,14 @@ def _plot_residual(ds, ax) -> float:
         values = aligned["hellinger_residual"].sel(chart="ls").isel({noise: j})
         mean, mcse = mean_and_mcse(values)
         largest = max(largest, float(np.nanmax(mcse.values)))
-        ax.plot(interface, mean.values, "-o", markersize=3, color=f"C{j}",
-                label=f"noise {noise_value:g}: H(p_l, p(α̂_l)) (ls)")
+        ax.plot(
+            interface,
+            mean.values,
+            "-o",
+            markersize=3,
+            color=f"C{j}",
+            label=f"noise {noise_value:g}: H(p_l, p(α̂_l)) (ls)",
+        )
         ax.fill_between(interface, mean - 2 * mcse, mean + 2 * mcse, color=f"C{j}", alpha=0.25)
     facts = _aligned_deviation(ds)
     note(
@@ -163,8 +183,9 @@ def _plot_residual(ds, ax) -> float:
     )
     ax.set_xlabel("interface l [1]")
     ax.set_ylabel("Hellinger residual of the ls chart [1] (mean, band ±2 MCSE)")
-    ax.set_title("(c) slack 0: equal ū and α̂ as without noise, different spectral shape",
-                 fontsize=9)
+    ax.set_title(
+        "(c) slack 0: equal ū and α̂ as without noise, different spectral shape", fontsize=9
+    )
     ax.legend(fontsize=8, loc="center left")
     return largest
 
@@ -178,9 +199,16 @@ def _plot_tightness(ds, ax) -> float:
         for j, noise_value in enumerate(ds[noise].values):
             mean, mcse = mean_and_mcse(per.sel(chart=chart).isel({noise: j}))
             largest = max(largest, float(np.nanmax(mcse.values)))
-            ax.errorbar(ds[slack].values + 0.01 * (c - 1), mean.values, yerr=mcse.values,
-                        fmt=styles[j % 4], color=f"C{c}", capsize=3, markersize=4,
-                        label=f"{chart}, noise {noise_value:g}")
+            ax.errorbar(
+                ds[slack].values + 0.01 * (c - 1),
+                mean.values,
+                yerr=mcse.values,
+                fmt=styles[j % 4],
+                color=f"C{c}",
+                capsize=3,
+                markersize=4,
+                label=f"{chart}, noise {noise_value:g}",
+            )
     ax.set_ylim(0.0, 1.05)
     ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
     ax.set_xlabel("eigenbasis rotation (generator slack) [1]")

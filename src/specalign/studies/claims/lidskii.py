@@ -37,16 +37,27 @@ from ._support import (
     sweep_coordinate,
 )
 
-__all__ = ["KEY", "NUMBER", "STUDIES", "TITLE", "bound_ratio", "make_figure", "ratio_ceiling",
-           "summarize_claim"]
+__all__ = [
+    "KEY",
+    "NUMBER",
+    "STUDIES",
+    "TITLE",
+    "bound_ratio",
+    "make_figure",
+    "ratio_ceiling",
+    "summarize_claim",
+]
 
 NUMBER = 7
 KEY = "lidskii"
 TITLE = "Lidskii control of the ls chart (T2) against the a-priori κ bound"
 STUDIES = ("7-lidskii-orbit", "7-lidskii-ginibre")
 GENERATORS = ("orbit", "ginibre")
-BOUNDS = (("lidskii", "T2 Lidskii", "-o"), ("apriori", "T1 a priori (2κ/x̄_d + |Δρ|)", "--s"),
-          ("margin", "T1 margin (max(r,s)/x̄_d + |Δρ|)", ":^"))
+BOUNDS = (
+    ("lidskii", "T2 Lidskii", "-o"),
+    ("apriori", "T1 a priori (2κ/x̄_d + |Δρ|)", "--s"),
+    ("margin", "T1 margin (max(r,s)/x̄_d + |Δρ|)", ":^"),
+)
 
 
 def bound_ratio(ds) -> np.ndarray:
@@ -68,8 +79,10 @@ def summarize_claim(data) -> ClaimSummary:
     slack, noise = sweep_coordinate(orbit, "slack"), sweep_coordinate(orbit, "noise")
     tightness = []
     for bound in ("lidskii", "apriori"):
-        for label, at in (("slack 0, noise 0", {slack: 0, noise: 0}),
-                          ("slack 1, noise 0", {slack: -1, noise: 0})):
+        for label, at in (
+            ("slack 0, noise 0", {slack: 0, noise: 0}),
+            ("slack 1, noise 0", {slack: -1, noise: 0}),
+        ):
             cell = orbit.isel(at)
             cell = cell.sel(chart="ls") if "chart" in cell[f"tightness_{bound}"].dims else cell
             tightness.append(pooled_estimate(cell, f"tightness_{bound}", f"orbit {bound}: {label}"))
@@ -110,24 +123,45 @@ def make_figure(data, path: str | Path) -> Path:
         for j, fill in ((0, None), (-1, "none")):
             mean, mcse = mean_and_mcse(per.isel({noise: j}))
             largest = max(largest, max_finite(mcse.values))
-            ax.errorbar(orbit[slack].values, mean.values, yerr=mcse.values, fmt=style,
-                        color=f"C{b}", markerfacecolor=fill, capsize=3, markersize=5,
-                        label=f"{label}, noise {float(orbit[noise].values[j]):g}")
+            ax.errorbar(
+                orbit[slack].values,
+                mean.values,
+                yerr=mcse.values,
+                fmt=style,
+                color=f"C{b}",
+                markerfacecolor=fill,
+                capsize=3,
+                markersize=5,
+                label=f"{label}, noise {float(orbit[noise].values[j]):g}",
+            )
     ax.set_xlabel("eigenbasis rotation (generator slack) [1]")
-    ax.set_title(f"(a) orbit chains, d = {fixed_parameter(orbit, 'd')}, "
-                 f"L = {fixed_parameter(orbit, 'depth')}, step {fixed_parameter(orbit, 'step')}",
-                 fontsize=10)
+    ax.set_title(
+        f"(a) orbit chains, d = {fixed_parameter(orbit, 'd')}, "
+        f"L = {fixed_parameter(orbit, 'depth')}, step {fixed_parameter(orbit, 'step')}",
+        fontsize=10,
+    )
 
     ax = axes[0, 1]
     for b, (bound, label, style) in enumerate(BOUNDS):
         mean, mcse = mean_and_mcse(_per_replicate(ginibre, bound))
         largest = max(largest, max_finite(mcse.values))
-        ax.errorbar(ginibre["epsilon"].values, mean.values, yerr=mcse.values, fmt=style,
-                    color=f"C{b}", capsize=3, markersize=5, label=label)
+        ax.errorbar(
+            ginibre["epsilon"].values,
+            mean.values,
+            yerr=mcse.values,
+            fmt=style,
+            color=f"C{b}",
+            capsize=3,
+            markersize=5,
+            label=label,
+        )
     ax.set_xscale("log")
     ax.set_xlabel("perturbation size ε (generator parameter) [1]")
-    ax.set_title(f"(b) ginibre chains I + (ε/√d) G, d = {fixed_parameter(ginibre, 'd')}, "
-                 f"L = {fixed_parameter(ginibre, 'depth')}", fontsize=10)
+    ax.set_title(
+        f"(b) ginibre chains I + (ε/√d) G, d = {fixed_parameter(ginibre, 'd')}, "
+        f"L = {fixed_parameter(ginibre, 'depth')}",
+        fontsize=10,
+    )
     for ax in axes[0, :2]:
         ax.set_ylim(0.0, 1.05)
         ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
@@ -138,11 +172,21 @@ def make_figure(data, path: str | Path) -> Path:
     lines = []
     for c, (kind, ds) in enumerate(studies.items()):
         ratio = bound_ratio(ds)
-        ax.hist(ratio, bins=60, histtype="step", color=f"C{c + 3}", lw=1.5, density=True,
-                label=f"{kind}: {100 * np.mean(ratio <= 1):.1f}% of entries ≤ 1")
+        ax.hist(
+            ratio,
+            bins=60,
+            histtype="step",
+            color=f"C{c + 3}",
+            lw=1.5,
+            density=True,
+            label=f"{kind}: {100 * np.mean(ratio <= 1):.1f}% of entries ≤ 1",
+        )
         ceiling = ratio_ceiling(int(fixed_parameter(ds, "d")))
         lines.append(f"{kind}: max {ratio.max():.3f}, ceiling ‖w‖₁x̄_d/2 = {ceiling:.3f}")
     ax.axvline(1.0, color="black", lw=1.0)
+    ceiling = max(ratio_ceiling(int(fixed_parameter(ds, "d"))) for ds in studies.values())
+    ax.axvline(ceiling, color="black", lw=1.0, ls="--", label="largest possible ratio ‖w‖₁x̄_d/2")
+    ax.set_xlim(right=ceiling * 1.05)
     ax.set_xlabel("bound ratio: Lidskii (T2) / a priori (T1) [1]")
     ax.set_ylabel("density over (replicate, interface) entries [1]")
     ax.set_title("(c) which factor-only bound is smaller", fontsize=10)
@@ -151,8 +195,9 @@ def make_figure(data, path: str | Path) -> Path:
     flagged = sum(count_violations(ds)[0] for ds in studies.values())
     checked = sum(count_violations(ds)[1] for ds in studies.values())
     fig.suptitle(
-        "Claim 7 (T2): Lidskii rearrangement bound on the ls exponent drift against the factor-only "
-        f"T1 bounds\n{orbit.sizes['replicate']} (orbit) and {ginibre.sizes['replicate']} (ginibre) "
+        "Claim 7 (T2): Lidskii rearrangement bound on the ls exponent drift against the "
+        f"factor-only T1 bounds\n{orbit.sizes['replicate']} (orbit) and "
+        f"{ginibre.sizes['replicate']} (ginibre) "
         f"replicates per cell; violations {flagged} of {checked}; largest MCSE of a plotted "
         f"mean {largest:.1g}",
         fontsize=11,

@@ -48,10 +48,13 @@ def summarize_claim(data) -> ClaimSummary:
             tightness.append(pooled_estimate(cell, "tightness_margin", f"{chart}: {label}"))
     flagged, checked = count_violations(ds)
     grid = ds["tightness_margin"].mean(("replicate", "interface"))
-    facts = {f"grid_min_tightness_{chart}": float(grid.sel(chart=chart).min())
-             for chart in ds["chart"].values}
-    return ClaimSummary(NUMBER, KEY, TITLE, flagged, checked, failed_replicates(ds),
-                        tuple(tightness), facts)
+    facts = {
+        f"grid_min_tightness_{chart}": float(grid.sel(chart=chart).min())
+        for chart in ds["chart"].values
+    }
+    return ClaimSummary(
+        NUMBER, KEY, TITLE, flagged, checked, failed_replicates(ds), tuple(tightness), facts
+    )
 
 
 def make_figure(data, path: str | Path) -> Path:
@@ -75,7 +78,12 @@ def make_figure(data, path: str | Path) -> Path:
     for i, chart in enumerate(charts):
         ax = axes[0, i]
         result = plot_tightness_map(
-            ds, "tightness_margin", x=slack, y=noise, select={"chart": i}, ax=ax,
+            ds,
+            "tightness_margin",
+            x=slack,
+            y=noise,
+            select={"chart": i},
+            ax=ax,
             colorbar=i == len(charts) - 1,
         )
         max_mcse = max(max_mcse, result["max_mcse"])
@@ -85,10 +93,17 @@ def make_figure(data, path: str | Path) -> Path:
     stats = _line_stats(ds, slack, noise)
     for i, chart in enumerate(charts):
         ax = axes[1, i]
-        for j, (label, style) in enumerate((("noise 0", "-o"), ("noise max", "--s"))):
+        for j, (index, style) in enumerate(((0, "-o"), (-1, "--s"))):
             mean, mcse = stats[chart][j]
-            ax.errorbar(ds[slack].values, mean, yerr=mcse, fmt=style, capsize=3,
-                        label=f"{label} ({_noise_label(ds, noise, j)})")
+            level = float(ds[noise].values[index])
+            ax.errorbar(
+                ds[slack].values,
+                mean,
+                yerr=mcse,
+                fmt=style,
+                capsize=3,
+                label=f"noise {level:g} of admissible",
+            )
         ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
         ax.set_ylim(0.0, 1.05)
         ax.set_xlabel("eigenbasis rotation (generator slack) [1]")
@@ -120,7 +135,3 @@ def _line_stats(ds, slack: str, noise: str):
             rows.append((mean.transpose(slack).values, mcse.transpose(slack).values))
         out[str(chart)] = rows
     return out
-
-
-def _noise_label(ds, noise: str, j: int) -> str:
-    return f"{float(ds[noise].values[j]):g}"

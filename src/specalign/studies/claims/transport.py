@@ -53,20 +53,26 @@ def summarize_claim(data) -> ClaimSummary:
     largest_defined = int(np.nonzero(defined)[0][-1]) if defined.any() else 0
     tightness = [
         _estimate(ds, "transport", f"transport, ε = {eps[0]:g}, l = 1", epsilon=0, interface=0),
-        _estimate(ds, "transport", f"transport, ε = {eps[0]:g}, l = {last}",
-                  epsilon=0, interface=-1),
-        _estimate(ds, "transport", f"transport, ε = {eps[largest_defined]:g}, l = {last}",
-                  epsilon=largest_defined, interface=-1),
+        _estimate(
+            ds, "transport", f"transport, ε = {eps[0]:g}, l = {last}", epsilon=0, interface=-1
+        ),
+        _estimate(
+            ds,
+            "transport",
+            f"transport, ε = {eps[largest_defined]:g}, l = {last}",
+            epsilon=largest_defined,
+            interface=-1,
+        ),
         _estimate(ds, "action", f"action, ε = {eps[0]:g}, l = {last}", epsilon=0, interface=-1),
-        _estimate(ds, "action", f"action, ε = {eps[-1]:g}, l = {last}", epsilon=-1,
-                  interface=-1),
+        _estimate(ds, "action", f"action, ε = {eps[-1]:g}, l = {last}", epsilon=-1, interface=-1),
     ]
     radius = ds["near_identity_radius"].mean(("replicate", "interface")) / ds["epsilon"]
     undefined = int(ds["tightness_transport"].isnull().sum())
     flagged, checked = count_violations(ds)
     facts = {
         "transport_max_mean_tightness": max_finite(
-            ds["tightness_transport"].mean("replicate").values),
+            ds["tightness_transport"].mean("replicate").values
+        ),
         "action_min_mean_tightness": float(ds["tightness_action"].mean("replicate").min()),
         "transport_undefined_entries": float(undefined),
         "transport_entries": float(ds["tightness_transport"].size),
@@ -74,8 +80,9 @@ def summarize_claim(data) -> ClaimSummary:
         "radius_over_epsilon_min": float(radius.min()),
         "radius_over_epsilon_max": float(radius.max()),
     }
-    return ClaimSummary(NUMBER, KEY, TITLE, flagged, checked, failed_replicates(ds),
-                        tuple(tightness), facts)
+    return ClaimSummary(
+        NUMBER, KEY, TITLE, flagged, checked, failed_replicates(ds), tuple(tightness), facts
+    )
 
 
 def _norm(z, scale: str):
@@ -128,21 +135,29 @@ def make_figure(data, path: str | Path) -> Path:
         ax.set_xlabel("depth l (interface) [1]")
     axes[0, 0].set_ylabel("branch scale ε (generator parameter) [1]")
     axes[0, 1].set_ylabel("ε [1]")
-    axes[0, 0].set_title("(a) transport: T_l / (√d Σ 2ε_i/(1−ε_i)), mean over replicates",
-                         fontsize=9)
+    axes[0, 0].set_title(
+        "(a) transport: T_l / (√d Σ 2ε_i/(1−ε_i)), mean over replicates", fontsize=9
+    )
     axes[0, 1].set_title(
-        "(b) action: T_l / √(l · Act_l), Act_l = Σ_(i≤l) b_i², mean over replicates",
-        fontsize=9)
+        "(b) action: T_l / √(l · Act_l), Act_l = Σ_(i≤l) b_i², mean over replicates", fontsize=9
+    )
     note(axes[0, 0], "hatched: bound undefined (some ε_i = ‖A_i − I‖₂ ≥ 1)", loc="upper right")
 
     ax = axes[0, 2]
-    picks = sorted({0, len(eps) // 2, len(eps) - 1})
+    defined = ds["tightness_transport"].notnull().all(("replicate", "interface")).values
+    largest_defined = int(np.nonzero(defined)[0][-1]) if defined.any() else 0
+    picks = sorted({0, len(eps) // 2, largest_defined, len(eps) - 1})
     for c, j in enumerate(picks):
         for bound, style in (("transport", "-"), ("action", "--")):
             mean, mcse = mean_and_mcse(ds[f"tightness_{bound}"].isel(epsilon=j))
             if not np.any(np.isfinite(mean.values)):
-                ax.plot([], [], style, color=f"C{c}",
-                        label=f"{bound}, ε = {eps[j]:.3g}: undefined (ε_i ≥ 1)")
+                ax.plot(
+                    [],
+                    [],
+                    style,
+                    color=f"C{c}",
+                    label=f"{bound}, ε = {eps[j]:.3g}: undefined (ε_i ≥ 1)",
+                )
                 continue
             ax.plot(depth, mean.values, style, color=f"C{c}", label=f"{bound}, ε = {eps[j]:.3g}")
             ax.fill_between(depth, mean - 2 * mcse, mean + 2 * mcse, color=f"C{c}", alpha=0.2)
@@ -150,7 +165,7 @@ def make_figure(data, path: str | Path) -> Path:
     ax.set_yscale("log")
     ax.set_xlabel("depth l (interface) [1]")
     ax.set_ylabel("tightness T_l / bound [1] (mean, band ±2 MCSE)")
-    ax.set_title("(c) tightness along depth at three ε", fontsize=9)
+    ax.set_title("(c) tightness along depth at selected ε", fontsize=9)
     ax.legend(fontsize=7, loc="lower left")
     flagged, checked = count_violations(ds)
     fig.suptitle(
