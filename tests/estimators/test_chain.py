@@ -46,6 +46,9 @@ def t1_identity_error(ds):
     return float(np.max(np.abs(lhs - rhs)))
 
 
+# A near-singular random factor may legitimately trigger the accuracy warning; the identity
+# is what this test checks.
+@pytest.mark.filterwarnings("ignore::specalign.estimators.chain.ChainConditionWarning")
 @settings(max_examples=25, deadline=None)
 @given(
     kind=st.sampled_from(sorted(KIND_PARAMS)),
@@ -222,7 +225,7 @@ def test_condition_warning_fires_on_ill_conditioned_factors():
     A = Q @ np.diag([1e6, 1.0, 1e-6]) @ Q.transpose(0, 2, 1)
     with pytest.warns(ChainConditionWarning, match="log-singular values off by"):
         ds = analyze_chain(A, charts=("ls",), bounds=())
-    assert float(ds.log_spectrum_error_estimate) > 1e-8
+    assert float(ds.log_spectrum_error_estimate) > 1e-6
 
 
 def test_bad_inputs_have_clear_errors():

@@ -252,7 +252,15 @@ def make_figure(data, path: str | Path) -> Path:
         for q in ds["q"].values:
             part = ds.sel(alpha=alpha, q=q)
             scale = lambda v: np.log(np.asarray(v, dtype=np.float64)) / np.log(d)  # noqa: E731
-            band(ax, part["bracket_low"], part["bracket_high"], f"C{c + 3}", scale)
+            first = c == 0 and q == ds["q"].values[0]
+            band(
+                ax,
+                part["bracket_low"],
+                part["bracket_high"],
+                f"C{c + 3}",
+                scale,
+                "bands: T6 bracket (integral)" if first else None,
+            )
             ax.plot(
                 d,
                 scale(part["k_q"]),
@@ -264,7 +272,9 @@ def make_figure(data, path: str | Path) -> Path:
             )
     for q in ds["q"].values:
         ax.axhline(float(q), color="black", ls=":", lw=1.0)
-    ax.text(d[0], float(ds["q"].values[0]) + 0.01, "α = 1 limit: q", fontsize=8)
+        ax.text(
+            d[-1], float(q) - 0.012, f"α = 1 limit: q = {q:g}", fontsize=8, ha="right", va="top"
+        )
     ax.set_ylabel("log k_q / log d [1]")
     ax.set_title("(b) around α = 1: log k_q / log d → q at α = 1 (slowly, O(1/log d))", fontsize=10)
 
