@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -90,8 +90,7 @@ class ClaimSummary:
         return _finite(asdict(self))
 
     def replace(self, **changes) -> ClaimSummary:
-        from dataclasses import replace
-
+        """A copy with ``changes`` applied (e.g. the figure and store paths)."""
         return replace(self, **changes)
 
 
