@@ -245,5 +245,17 @@ def profile(weights_file, patterns, charts, outdir, scale, normalize, chains, no
     sys.exit(code)
 
 
+@main.command(
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def claims(args) -> None:
+    """Run the claim studies of docs/results.md (options: --smoke, --only N, --fresh, --help)."""
+    from .studies.claims.__main__ import main as claims_main
+
+    sys.exit(claims_main(list(args)))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
