@@ -85,16 +85,25 @@ def run(config, store, resume, force, scheduler, workers, netcdf, no_plots) -> N
 
     study = load_config(config)
     path = store if store is not None else default_store_path(study)
-    dataset = run_study(
-        study,
-        store=path,
-        resume=resume,
-        force=force,
-        scheduler=scheduler,
-        workers=workers,
-        netcdf=netcdf,
-        progress=sys.stderr,
-    )
+    try:
+        dataset = run_study(
+            study,
+            store=path,
+            resume=resume,
+            force=force,
+            scheduler=scheduler,
+            workers=workers,
+            netcdf=netcdf,
+            progress=sys.stderr,
+        )
+    except KeyboardInterrupt:
+        # Completed tasks are already in the store (each behind its completion flag).
+        click.echo(
+            f"\ninterrupted: the finished tasks are stored in {path}; continue with "
+            f"`specalign run {config} --output {path} --resume`",
+            err=True,
+        )
+        sys.exit(130)
     click.echo(f"store: {path}")
     dataset = dataset.load()
     if netcdf is not None:

@@ -228,6 +228,18 @@ def test_condition_warning_fires_on_ill_conditioned_factors():
     assert float(ds.log_spectrum_error_estimate) > 1e-6
 
 
+def test_a_singular_factor_is_named():
+    from specalign.errors import RankDeficientError
+
+    with pytest.raises(RankDeficientError, match="factor 3 of the chain is singular"):
+        analyze_chain([np.eye(4), np.eye(4), np.diag([1.0, 1.0, 1.0, 0.0])])
+
+
+def test_a_single_chart_name_is_accepted():
+    ds = analyze_chain(np.eye(3)[None] * 2.0, charts="top", bounds="margin")
+    assert list(ds.chart.values) == ["top"] and "bound_margin" in ds
+
+
 def test_bad_inputs_have_clear_errors():
     with pytest.raises(InputError, match="no factors"):
         analyze_chain(iter([]))

@@ -346,8 +346,8 @@ def test_chain_condition_warning_is_recorded_not_raised(tmp_path):
     rng = np.random.default_rng(9)
     tensors = {}
     for b in range(6):  # W_2 W_1 with a huge range: ill-conditioned factors
-        tensors[f"h.{b}.mlp.c_fc.weight"] = orbit_matrix(rng, 6.0, 2 * D, D, scale=1e4)
-        tensors[f"h.{b}.mlp.c_proj.weight"] = orbit_matrix(rng, 6.0, D, 2 * D, scale=1e4)
+        tensors[f"h.{b}.mlp.c_fc.weight"] = orbit_matrix(rng, 9.0, 2 * D, D, scale=1e4)
+        tensors[f"h.{b}.mlp.c_proj.weight"] = orbit_matrix(rng, 9.0, D, 2 * D, scale=1e4)
     save_file(tensors, str(tmp_path / "ill.safetensors"))
     ds = verify_weights_chain(tmp_path / "ill.safetensors", paths=("mlp",))  # no warning
     assert ds.attrs["condition_warning"]  # the analysis's ChainConditionWarning, recorded

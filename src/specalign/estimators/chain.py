@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from .._validation import as_float_array, check_choice
-from ..errors import ChartError, DimensionError, InputError
+from ..errors import ChartError, DimensionError, InputError, RankDeficientError
 from . import bounds as bnd
 from .chain_schema import chain_schema
 from .charts import CHARTS, chart_module
@@ -96,6 +96,7 @@ def analyze_chain(
     first_order: bool = False,
     chart_options: dict | None = None,
     product: str = "graded",
+    rank_tol: float | None = None,
 ) -> xr.Dataset:
     """Interface quantities, exponent profiles and every bound of one operator chain.
 
@@ -123,6 +124,9 @@ def analyze_chain(
     product : {"graded", "explicit"}
         How partial products are carried. ``graded`` (default) is accurate at any depth;
         ``explicit`` keeps the running matrix product, for comparisons and benchmarks only.
+    rank_tol : float, optional
+        A factor with ``σ_d ≤ rank_tol · σ_1`` is refused as singular (default ``d·ε``, see
+        :func:`~specalign.estimators.spectra.log_singular_values`).
 
     Returns
     -------
@@ -144,12 +148,14 @@ def analyze_chain(
     ``LOG_SPECTRUM_ERROR_WARNING = 1e-6`` (the estimate is a worst case, typically 100 to 1000
     times the actual error).
     """
-    charts = tuple(charts)
+    charts = (charts,) if isinstance(charts, str) else tuple(charts)
     if not charts:
         raise ChartError(f"pass at least one chart; allowed: {', '.join(CHARTS)}")
     for chart in charts:
         chart_module(chart)
-    bounds = tuple(bnd.BOUNDS if bounds is None else bounds)
+    bounds = (
+        (bounds,) if isinstance(bounds, str) else tuple(bnd.BOUNDS if bounds is None else bounds)
+    )
     for name in bounds:
         check_choice(name, bnd.BOUNDS, "bound")
     if "lidskii" in bounds and isinstance(window, float):
@@ -193,7 +199,12 @@ def analyze_chain(
             eye = np.eye(d)
 
         rows.next_interface()
-        log_sigma_A = log_singular_values(A)
+        try:
+            log_sigma_A = log_singular_values(A, rank_tol=rank_tol)
+        except RankDeficientError as exc:
+            raise RankDeficientError(
+                f"factor {index} of the chain is singular (or numerically so): {exc}"
+            ) from None
         state.multiply(A)
         log_sigma_J = state.log_singular_values()
         h = cartan_coordinates_from_log_singular_values(log_sigma_J)
