@@ -203,6 +203,11 @@ def format_summary(summary: xr.Dataset, ds: xr.Dataset | None = None) -> str:
         widths = {dim: max(len(dim), *(len(text) for text in labels[dim])) for dim in cell_dims}
         lines.append("")
         lines.append(f"bound {bound!r}: tightness = actual / bound (1 = tight)")
+        lines.append(
+            "  mean, ±mcse, sd: over the chains' own mean tightness (chains are independent);"
+            " q05/q50/q95: over all chain × interface entries; violations and the Wilson"
+            " interval count entries as if independent (interfaces of one chain are not)"
+        )
         lines.append(" ".join(f"{dim:>{widths[dim]}}" for dim in cell_dims) + " " + header)
         for index in np.ndindex(*mean.shape):
             at = dict(zip(cell_dims, index, strict=True))
