@@ -255,3 +255,32 @@ def test_bad_inputs_have_clear_errors():
     bad[0, 0, 0] = np.nan
     with pytest.raises(InputError, match="non-finite"):
         analyze_chain(bad)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::specalign.estimators.chain.ChainConditionWarning")
+@pytest.mark.parametrize("kind", sorted(KIND_PARAMS))
+def test_no_bound_violations_full_validation(kind):
+    """10^5 random chains per generator (run with `pytest -m slow`): zero violations."""
+    rng = np.random.default_rng(20261203)
+    total = 0
+    for block in range(50):  # 50 × 2000 = 10^5 chains, varied sizes and strengths
+        d = int(rng.integers(2, 17))
+        depth = int(rng.integers(1, 13))
+        ds = analyze_chain(
+            _chain(
+                kind,
+                d=d,
+                depth=depth,
+                replicates=2000,
+                seed=block,
+                epsilon=float(rng.uniform(0.01, 0.9)),
+                slack=float(rng.uniform()),
+                noise=float(rng.uniform()) if d >= 4 else 0.0,
+            ),
+            charts=("ls", "gibbs", "top"),
+        )
+        for name in BOUNDS:
+            assert int(ds[f"violation_{name}"].sum()) == 0, (name, block, d, depth)
+        total += ds.sizes["replicate"]
+    assert total == 100_000
