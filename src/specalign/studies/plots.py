@@ -166,7 +166,9 @@ def plot_tightness_map(
     )
     bar = None
     if colorbar:
-        bar = ax.figure.colorbar(mesh, ax=ax, label=f"mean {metric}")
+        attrs = ds[metric].attrs
+        label = f"mean {attrs.get('long_name', metric)} [{attrs.get('units', '1')}]"
+        bar = ax.figure.colorbar(mesh, ax=ax, label=label)
     return {"mesh": mesh, "contours": contours, "colorbar": bar, "max_mcse": max_mcse}
 
 
@@ -276,7 +278,9 @@ def plot_exponent_profile(
             )[0]
     ax.set_xlabel("interface l")
     ax.set_ylabel("fitted exponent α̂ [1] (λ_k ∝ k^-α)")
-    ax.set_title(f"{_cell_title(ds, at)}; replicate {replicate}", fontsize=9)
+    ax.set_title(
+        f"{_cell_title(ds, at)}; replicate {replicate}{_study_line(ds)}".strip(), fontsize=9
+    )
     ax.legend(fontsize=8)
     return artists
 
@@ -330,7 +334,10 @@ def plot_spectra(
             )
     ax.set_xlabel("rank k")
     ax.set_ylabel("normalized eigenvalue λ_k [1] (Σ λ = d)")
-    ax.set_title(f"{_cell_title(ds, at)}; replicate {replicate}; chart {chart}", fontsize=9)
+    ax.set_title(
+        f"{_cell_title(ds, at)}; replicate {replicate}; chart {chart}{_study_line(ds)}".strip(),
+        fontsize=9,
+    )
     ax.legend(fontsize=8)
     return artists
 
@@ -359,7 +366,7 @@ def metric_figure(ds: xr.Dataset, metric: str, x: str | None = None, y: str | No
     if y is None or len(axes) < 2:
         fig = Figure(figsize=(6, 4.2), layout="constrained")
         result = plot_metric_line(ds, metric, x, ax=fig.add_subplot())
-        fig.suptitle(f"{metric}: max MCSE {result['max_mcse']:.2g}", fontsize=10)
+        fig.suptitle(f"{metric}{_study_line(ds)}\nmax MCSE {result['max_mcse']:.2g}", fontsize=10)
         return fig
     if len(facets) > _MAX_FACETS:
         raise InputError(
@@ -386,10 +393,24 @@ def metric_figure(ds: xr.Dataset, metric: str, x: str | None = None, y: str | No
         else ""
     )
     fig.suptitle(
-        f"{metric}: mean over replicates and interfaces\nmax MCSE {max_mcse:.2g}{contours}",
+        f"{metric}: mean over replicates and interfaces{_study_line(ds)}\n"
+        f"max MCSE {max_mcse:.2g}{contours}",
         fontsize=10,
     )
     return fig
+
+
+def _study_line(ds: xr.Dataset) -> str:
+    """``" — study 'x': orbit, 16 interfaces, 32 replicates per cell"`` from the attributes."""
+    attrs = ds.attrs
+    if "study_name" not in attrs:
+        return ""
+    parts = [str(attrs.get("generator", "?"))]
+    if "interface" in ds.sizes:
+        parts.append(f"{ds.sizes['interface']} interfaces")
+    if "replicates" in attrs:
+        parts.append(f"{attrs['replicates']} replicates per cell")
+    return f"\nstudy {attrs['study_name']!r}: " + ", ".join(parts)
 
 
 def save_study_plots(
