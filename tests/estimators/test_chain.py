@@ -235,6 +235,15 @@ def test_a_singular_factor_is_named():
         analyze_chain([np.eye(4), np.eye(4), np.diag([1.0, 1.0, 1.0, 0.0])])
 
 
+def test_default_bounds_skip_lidskii_where_it_does_not_apply():
+    A = np.eye(3)[None] * 2.0
+    assert "bound_lidskii" not in analyze_chain(A, charts=("top",))
+    assert "bound_lidskii" not in analyze_chain(A, charts=("ls",), window=0.9)
+    assert "bound_lidskii" in analyze_chain(A, charts=("ls",))
+    with pytest.raises(ChartError, match="include 'ls'"):
+        analyze_chain(A, charts=("top",), bounds=("lidskii",))
+
+
 def test_a_single_chart_name_is_accepted():
     ds = analyze_chain(np.eye(3)[None] * 2.0, charts="top", bounds="margin")
     assert list(ds.chart.values) == ["top"] and "bound_margin" in ds

@@ -111,8 +111,8 @@ def analyze_chain(
     J0 : array (d, d) or (R, d, d), optional
         Initial operator; identity by default.
     bounds : iterable of str, optional
-        Bounds to evaluate (default: all of :data:`~specalign.estimators.bounds.BOUNDS`).
-        ``lidskii`` needs a fixed rank window (not an energy quantile).
+        Bounds to evaluate (default: all of :data:`~specalign.estimators.bounds.BOUNDS` that
+        apply: ``lidskii`` needs the ``ls`` chart and a fixed rank window).
     window : None, (k_lo, k_hi) or float
         Rank window of the ``ls`` chart.
     keep_spectra : bool
@@ -153,11 +153,14 @@ def analyze_chain(
         raise ChartError(f"pass at least one chart; allowed: {', '.join(CHARTS)}")
     for chart in charts:
         chart_module(chart)
-    bounds = (
-        (bounds,) if isinstance(bounds, str) else tuple(bnd.BOUNDS if bounds is None else bounds)
-    )
+    lidskii_applies = "ls" in charts and not isinstance(window, float)
+    if bounds is None:  # every bound that applies to these charts and this window
+        bounds = tuple(b for b in bnd.BOUNDS if b != "lidskii" or lidskii_applies)
+    bounds = (bounds,) if isinstance(bounds, str) else tuple(bounds)
     for name in bounds:
         check_choice(name, bnd.BOUNDS, "bound")
+    if "lidskii" in bounds and "ls" not in charts:
+        raise ChartError("the lidskii bound is about the ls chart: include 'ls' in charts")
     if "lidskii" in bounds and isinstance(window, float):
         raise ChartError(
             "the lidskii bound needs a fixed rank window (None or (k_lo, k_hi)); an "
@@ -356,7 +359,10 @@ def analyze_chain(
         )
 
     if "lidskii" in bounds:
-        ls_alpha = _ls_profile(charts, per_chart, data, h_start, window, chart_options)
+        i = charts.index("ls")
+        ls_alpha = np.concatenate(
+            [per_chart["initial_exponent"][i][:, None], per_chart["exponent"][i]], axis=-1
+        )
         actual = np.abs(np.diff(ls_alpha, axis=-1))
         bound = data["bound_lidskii"]
         out["bound_lidskii"] = bound
@@ -416,16 +422,6 @@ def _fit(chart, h, window, options):
     opts = options if chart in ("gibbs", "hellinger") else {}
     estimate = module.fit(h, window=window if chart == "ls" else None, **opts)
     return estimate.alpha, estimate.status
-
-
-def _ls_profile(charts, per_chart, data, h_start, window, options):
-    """α̂_ls over l = 0..L (reusing the ls exponents when 'ls' is among the charts)."""
-    if "ls" in charts:
-        i = charts.index("ls")
-        alpha = per_chart["exponent"][i]
-        alpha0 = per_chart["initial_exponent"][i]
-        return np.concatenate([alpha0[:, None], alpha], axis=-1)
-    raise ChartError("the lidskii bound is about the ls chart: include 'ls' in charts")
 
 
 def _to_dataset(out, charts, bounds, batched, keep_spectra, first_order, d, window):
