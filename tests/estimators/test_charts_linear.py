@@ -25,14 +25,13 @@ from specalign.estimators.charts.windows import (
 from specalign.estimators.coordinates import (
     radial_coordinate,
     radial_coordinate_log,
-    stable_rank,
-    stable_rank_log,
     top_frobenius_coordinate,
     top_frobenius_coordinate_log,
     top_radial,
     top_radial_log,
     top_radial_unnormalized,
 )
+from specalign.estimators.rank import stable_rank, stable_rank_log
 
 ORBIT = list(catalogue.orbit_cases())
 

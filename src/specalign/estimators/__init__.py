@@ -24,7 +24,7 @@ from .conventions import (
     rank_exponent_from_singular_value,
     singular_value_exponent_from_rank,
 )
-from .coordinates import radial_coordinate, stable_rank, top_frobenius_coordinate, top_radial
+from .coordinates import radial_coordinate, top_frobenius_coordinate, top_radial
 from .geometry import (
     bures_wasserstein,
     fisher_rao_distance,
@@ -53,6 +53,7 @@ from .rank import (
     orbit_quantile_rank_bracket,
     quantile_rank_limit,
     rank_transition_report,
+    stable_rank,
 )
 from .spectra import (
     cartan_coordinates,

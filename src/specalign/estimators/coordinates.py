@@ -1,4 +1,4 @@
-"""Top-radial Cartan coordinates and stable rank of spectra (THEORY.md D4).
+"""Top-radial Cartan coordinates of spectra (THEORY.md D4).
 
 Each quantity comes in two forms: from spectra ``λ`` (any positive scale, any order) and,
 with the suffix ``_log``, from Cartan coordinates ``h = log λ`` (any additive constant,
@@ -7,7 +7,8 @@ any order), which is what operator chains carry once their spectra leave float64
     u   = log λ_1 − (1/d) Σ_k log λ_k          top-radial coordinate (scale-free)
     ū   = u / xbar_d,  xbar_d = log(d!)/d      normalized: ū(λ(α)) = α on the orbit
     u_F = log λ_1 of the normalized spectrum   Frobenius top coordinate = log(d / srank)
-    srank = d / λ_1 = Σ λ / λ_1                stable rank ‖A‖_F² / σ_1²
+
+The stable rank ``d/λ_1`` lives with the other effective ranks in :mod:`.rank`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from .orbit import mean_log_rank_uniform
 __all__ = [
     "radial_coordinate",
     "radial_coordinate_log",
-    "stable_rank",
-    "stable_rank_log",
     "top_frobenius_coordinate",
     "top_frobenius_coordinate_log",
     "top_radial",
@@ -163,37 +162,3 @@ def top_frobenius_coordinate(lam) -> np.ndarray:
         ``u_F ∈ [0, log d]``, increasing and concave along the orbit.
     """
     return top_frobenius_coordinate_log(np.log(as_spectrum(lam, "lam")))
-
-
-def stable_rank_log(h) -> np.ndarray:
-    """Stable rank ``srank = Σ λ / λ_1 = exp(logsumexp(h) − max h)`` from ``h``.
-
-    Parameters
-    ----------
-    h : array_like, shape (..., d)
-        ``log λ`` (any additive constant and order), finite, ``d >= 2``.
-
-    Returns
-    -------
-    numpy.ndarray, shape (...)
-        ``srank ∈ [1, d]`` (``= ‖A‖_F² / σ_1²`` for ``λ = σ²``).
-    """
-    h = _cartan(h)
-    return np.exp(_log_sum_exp(h) - np.max(h, axis=-1))
-
-
-def stable_rank(lam) -> np.ndarray:
-    """Stable rank ``d / λ_1`` of the normalized spectrum, ``= ‖A‖_F² / σ_1²`` (D4, D9).
-
-    Parameters
-    ----------
-    lam : array_like, shape (..., d)
-        Positive spectra (any scale and order), ``d >= 2``.
-
-    Returns
-    -------
-    numpy.ndarray, shape (...)
-        ``srank ∈ [1, d]``.
-    """
-    lam = as_spectrum(lam, "lam")
-    return np.sum(lam, axis=-1) / lam[..., 0]

@@ -36,8 +36,6 @@ ALLOWED_WINDOWS = (
     "(THEORY.md D9)"
 )
 
-_EPS = float(np.finfo(np.float64).eps)
-
 
 def _bad(window, reason: str) -> ChartError:
     return ChartError(f"invalid rank window {window!r}: {reason}. Allowed: {ALLOWED_WINDOWS}")
@@ -129,16 +127,13 @@ def energy_quantile_rank_log(h, q: float) -> np.ndarray:
     terms); the cumulative sum of the non-increasing ``p`` runs from the large terms down.
     Sequential summation of ``d`` non-negative terms errs by at most ``(d − 1)·eps`` of the
     total, so a prefix within ``d·eps`` of ``q`` counts as reaching it: exact ties (e.g. a
-    flat spectrum with ``q·d`` an integer) give the exact ``k_q``. Same rule as
-    :func:`specalign.estimators.rank.effective_rank`.
+    flat spectrum with ``q·d`` an integer) give the exact ``k_q``. Computed by
+    :func:`specalign.estimators.rank.effective_rank_log` (one implementation of the rule).
     """
-    h = np.asarray(h, dtype=np.float64)
-    q = float(q)
-    d = h.shape[-1]
-    weights = np.exp(h - np.max(h, axis=-1, keepdims=True))
-    partial = np.cumsum(weights, axis=-1)
-    threshold = (q - d * _EPS) * partial[..., -1:]
-    return (1 + np.sum(partial < threshold, axis=-1)).astype(np.int64)
+    # Imported here: rank imports the charts package (its transition report fits ls windows).
+    from ..rank import effective_rank_log
+
+    return np.asarray(effective_rank_log(h, float(q)), dtype=np.int64)
 
 
 def resolve_window(window, h) -> tuple[np.ndarray, np.ndarray]:
